@@ -1,0 +1,1 @@
+"""Registered components; each submodule is imported here so that importing the package registers it."""
