@@ -1,4 +1,4 @@
-from .compat import apply_compat, mmengine_checkpoint_globals
+from .compat import apply_compat, atomic_put, mmengine_checkpoint_globals
 from .dist import all_gather_with_grad
 
-__all__ = ['apply_compat', 'mmengine_checkpoint_globals', 'all_gather_with_grad']
+__all__ = ['apply_compat', 'atomic_put', 'mmengine_checkpoint_globals', 'all_gather_with_grad']

@@ -7,10 +7,18 @@ Shims (each listed in ``shared/design/environment.md``):
   they hold (the MessageHub's ``HistoryBuffer`` and the numpy arrays inside it).  We allow-list
   exactly those globals with ``torch.serialization.add_safe_globals`` instead of switching the safe
   loader off.
+* mmengine's ``LocalBackend.put`` (which writes every checkpoint) opens the target file and writes
+  into it, so a Ctrl-C or kill during the write leaves a truncated ``.pth`` that fails to load (and
+  ``last_checkpoint`` may already point at it on the next save).  We make local writes atomic: the
+  bytes go to a temporary file in the same folder, which then replaces the target with
+  ``os.replace``.  A checkpoint file therefore either exists whole or not at all.
 
 :func:`apply_compat` is idempotent and is called when ``uniperceiver_v2`` is imported.
 """
-from typing import List
+import os
+import tempfile
+from pathlib import Path
+from typing import List, Union
 
 import numpy as np
 import torch
@@ -38,7 +46,32 @@ def mmengine_checkpoint_globals() -> List[object]:
     ]
 
 
+def atomic_put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+    """``LocalBackend.put`` that never leaves a partially written file behind.
+
+    Args:
+        obj (bytes): data to write.
+        filepath (str | Path): destination; its folder is created if missing.
+    """
+    filepath = os.fspath(filepath)
+    folder = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(filepath) + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(obj)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def apply_compat() -> None:
     """Install every shim of this module (safe to call many times)."""
     if hasattr(torch.serialization, 'add_safe_globals'):
         torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+    from mmengine.fileio.backends import LocalBackend
+    LocalBackend.put = atomic_put
