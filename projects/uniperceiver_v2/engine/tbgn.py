@@ -1,0 +1,289 @@
+"""Task-Balanced Gradient Normalization (TBGN), paper §4.4, as an MMEngine optimizer wrapper."""
+import logging
+import math
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+from mmengine.dist import get_world_size
+from mmengine.logging import print_log
+from mmengine.registry import OPTIM_WRAPPERS
+from mmengine.optim import OptimWrapper
+from torch import Tensor
+from torch.optim import Optimizer
+
+#: MessageHub runtime-info keys read by TBGN (published by ``MultiTaskTrainLoop``).
+TASK_INFO_KEY = 'task'
+TASK_PROBS_INFO_KEY = 'task_sampling_probs'
+TASK_SAMPLING_INFO_KEY = 'task_sampling'
+
+
+def _check_weights(weights: Optional[Mapping[str, float]], key: str, normalise: bool
+                   ) -> Optional[Dict[str, float]]:
+    if weights is None:
+        return None
+    if not isinstance(weights, Mapping) or not weights:
+        raise TypeError(f'{key} must be a non-empty dict task -> weight, got {weights!r}')
+    out = {}
+    for task, w in weights.items():
+        if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ValueError(f'{key}.{task} must be a finite number >= 0, got {w!r}')
+        out[task] = float(w)
+    if normalise:
+        total = sum(out.values())
+        if total <= 0:
+            raise ValueError(f'{key}: all weights are 0')
+        out = {task: w / total for task, w in out.items()}
+    return out
+
+
+@OPTIM_WRAPPERS.register_module()
+class TBGNOptimWrapper(OptimWrapper):
+    r"""AdamW with Task-Balanced Gradient Normalization (paper §4.4).
+
+    When task :math:`k` (sampled with probability :math:`s_k`) is trained::
+
+        g   = ω_k · ∇L_k / ‖∇L_k‖₂                       (one global L2 norm, all parameters)
+        m_t = β1·m + (1-β1)/s_k · g                       (paper writes (1-β)·m + β/s_k·g with
+        n_t = β2·n + (1-β2)/s_k · g²                        β weighting the new gradient)
+        θ  ← θ·(1 - α·λ) - α · m̂_t / (sqrt(n̂_t) + ε)      m̂ = m_t/(1-β1^t), n̂ = n_t/(1-β2^t)
+
+    i.e. AdamW (decoupled weight decay λ, bias correction) fed with the normalised task gradient,
+    whose moments are compensated by :math:`1/s_k` so that in expectation over the task draws every
+    task contributes :math:`ω_k` times its unit-norm gradient.  Parameters that the task does not
+    reach (``grad is None``) count as a zero gradient: their moments decay and they keep moving
+    with their momentum, which is what the expectation above needs.  The norm is taken in
+    :meth:`step`, i.e. after DDP has all-reduced the gradients (and, in
+    :class:`AmpTBGNOptimWrapper`, after unscaling).  A non-finite norm skips the step with a
+    warning: weights, moments and step counts stay untouched.
+
+    The hyper-parameters ``lr``, ``betas``, ``eps``, ``weight_decay`` are read from the wrapped
+    ``torch.optim.AdamW``'s param groups at every step, so ``paramwise_cfg`` multipliers and param
+    schedulers work as usual; its ``state`` holds the moments (``exp_avg``, ``exp_avg_sq``,
+    ``step``), so checkpoints save and resume them.  The task comes from the MessageHub runtime info
+    ``'task'`` (or ``step(task=...)``); without it the wrapper is AdamW on the normalised gradient
+    with ``ω = s = 1``.
+
+    Config (``constructor`` keeps TBGN under mmdet's ``tools/train.py --amp``)::
+
+        optim_wrapper = dict(
+            type='TBGNOptimWrapper', constructor='TBGNOptimWrapperConstructor',
+            optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.2),
+            task_weights=dict(cls=1., caption=1.),     # ω_k; None: all 1
+            sampling_weights=None)                      # s_k; None: from train_cfg.tasks
+
+    Args:
+        optimizer (torch.optim.AdamW): supplies param groups, hyper-parameters and state.
+        task_weights (dict[str, float], optional): ω_k per task; ``None`` means 1 for every task.
+        sampling_weights (dict[str, float], optional): per-task sampling weights, normalised to
+            s_k; ``None`` takes s_k from the MessageHub info ``'task_sampling_probs'`` published by
+            ``MultiTaskTrainLoop`` (``train_cfg.tasks.<task>.sampling_weight``).
+        accumulative_counts (int): must be 1 (accumulating would mix tasks in one step).
+        clip_grad (dict, optional): must be None (normalisation supersedes clipping).
+    """
+
+    def __init__(self,
+                 optimizer: Optimizer,
+                 task_weights: Optional[Mapping[str, float]] = None,
+                 sampling_weights: Optional[Mapping[str, float]] = None,
+                 accumulative_counts: int = 1,
+                 clip_grad: Optional[dict] = None) -> None:
+        if not isinstance(optimizer, torch.optim.AdamW):
+            raise TypeError('optim_wrapper.optimizer.type must be AdamW for TBGN (its update is '
+                            f'AdamW on the normalised gradient), got {type(optimizer).__name__}')
+        for group in optimizer.param_groups:
+            if group.get('amsgrad', False) or group.get('maximize', False):
+                raise ValueError('optim_wrapper.optimizer: TBGN supports neither amsgrad nor '
+                                 'maximize')
+        if accumulative_counts != 1:
+            raise ValueError('optim_wrapper.accumulative_counts must be 1 for TBGN: each step '
+                             'normalises the gradient of exactly one task')
+        if clip_grad is not None:
+            raise ValueError('optim_wrapper.clip_grad must be None for TBGN: the gradient is '
+                             'normalised to norm ω_k, which supersedes clipping')
+        super().__init__(optimizer=optimizer, accumulative_counts=1, clip_grad=None)
+        self.task_weights = _check_weights(task_weights, 'optim_wrapper.task_weights', False)
+        self.sampling_weights = _check_weights(sampling_weights, 'optim_wrapper.sampling_weights',
+                                               True)
+        self.task_steps: Dict[str, int] = {}
+        self.skipped_steps = 0
+
+    # ------------------------------------------------------------------ task factors
+    def task_factors(self, task: Optional[str] = None) -> Tuple[Optional[str], float, float]:
+        """``(task, ω_k, s_k)`` of the current step.
+
+        Args:
+            task (str, optional): explicit task; default the MessageHub runtime info ``'task'``.
+        """
+        hub = self.message_hub
+        if task is None:
+            task = hub.get_info(TASK_INFO_KEY)
+        if task is None:
+            return None, 1.0, 1.0
+        if (hub.get_info(TASK_SAMPLING_INFO_KEY) == 'mixed' and get_world_size() > 1):
+            raise RuntimeError('TBGN needs unmixed sampling (train_cfg.sampling="unmixed"): with '
+                               'mixed sampling every rank trains another task and the ranks would '
+                               'apply different ω_k/s_k to the same all-reduced gradient')
+        if self.task_weights is None:
+            omega = 1.0
+        elif task in self.task_weights:
+            omega = self.task_weights[task]
+        else:
+            raise KeyError(f"optim_wrapper.task_weights has no entry for task '{task}' "
+                           f'(has {sorted(self.task_weights)})')
+        if self.sampling_weights is not None:
+            probs, key = self.sampling_weights, 'optim_wrapper.sampling_weights'
+        else:
+            probs, key = hub.get_info(TASK_PROBS_INFO_KEY), 'train_cfg.tasks'
+        if probs is None:
+            s = 1.0
+        elif task in probs:
+            s = float(probs[task])
+        else:
+            raise KeyError(f"{key} has no entry for task '{task}' (has {sorted(probs)})")
+        if s <= 0:
+            raise ValueError(f"{key}: task '{task}' is trained but its sampling weight is 0")
+        return task, omega, s
+
+    # ------------------------------------------------------------------ update
+    def update_params(self,
+                      loss: Tensor,
+                      step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None,
+                      task: Optional[str] = None) -> None:
+        """Backward ``loss`` and take one TBGN step (``task`` overrides the MessageHub)."""
+        step_kwargs = dict(step_kwargs or {})
+        if task is not None:
+            step_kwargs['task'] = task
+        super().update_params(loss, step_kwargs=step_kwargs, zero_kwargs=zero_kwargs)
+
+    def step(self, task: Optional[str] = None, **kwargs) -> None:
+        """One TBGN step on the gradients in ``param.grad``.
+
+        Args:
+            task (str, optional): the task of these gradients; default the MessageHub's.
+        """
+        if kwargs:
+            raise TypeError(f'TBGNOptimWrapper.step got unexpected arguments {sorted(kwargs)}')
+        self.tbgn_step(*self.task_factors(task))
+
+    def _collect(self) -> Tuple[List[Tensor], list]:
+        """Gradients of all groups, and per group (group, params with grad, grads, params without)."""
+        all_grads: List[Tensor] = []
+        per_group = []
+        for group in self.optimizer.param_groups:
+            with_grad, grads, without = [], [], []
+            for p in group['params']:
+                if p.grad is not None:
+                    if p.grad.is_sparse:
+                        raise RuntimeError('TBGN does not support sparse gradients')
+                    with_grad.append(p)
+                    grads.append(p.grad)
+                elif len(self.optimizer.state.get(p, {})) > 0:
+                    without.append(p)
+            all_grads.extend(grads)
+            per_group.append((group, with_grad, grads, without))
+        return all_grads, per_group
+
+    @staticmethod
+    def global_grad_norm(grads: List[Tensor]) -> Tensor:
+        """‖∇L‖₂ over all gradients, in float32 (one ``_foreach_norm`` + one reduction)."""
+        norms = torch._foreach_norm(grads)
+        device = grads[0].device
+        return torch.linalg.vector_norm(
+            torch.stack([n.to(device=device, dtype=torch.float32) for n in norms]))
+
+    @torch.no_grad()
+    def tbgn_step(self, task: Optional[str], omega: float, s: float) -> bool:
+        """Normalise, weigh and apply the gradients (equations in the class docstring).
+
+        Returns:
+            bool: whether the step was applied (False: no gradient, or non-finite norm).
+        """
+        all_grads, per_group = self._collect()
+        if not all_grads:
+            return False
+        norm = float(self.global_grad_norm(all_grads))
+        if not math.isfinite(norm):
+            self.skipped_steps += 1
+            print_log(f'TBGN: non-finite gradient norm ({norm}) for task {task!r}; step skipped '
+                      f'({self.skipped_steps} skipped so far)', logger='current',
+                      level=logging.WARNING)
+            self.message_hub.update_scalar('train/tbgn_skipped_steps', self.skipped_steps)
+            return False
+        self.message_hub.update_scalar('train/grad_norm', norm)
+        # g / s = (ω / (‖∇L‖ s)) ∇L; written into .grad (one pass) so m uses one lerp.
+        scale = omega / (norm * s) if norm > 0 else 0.0
+        torch._foreach_mul_(all_grads, scale)
+        for group, with_grad, grads, without in per_group:
+            if with_grad or without:
+                self._adamw_group(group, with_grad, grads, without, s)
+        if task is not None:
+            self.task_steps[task] = self.task_steps.get(task, 0) + 1
+        return True
+
+    def _adamw_group(self, group: dict, with_grad: List[Tensor], grads: List[Tensor],
+                     without: List[Tensor], s: float) -> None:
+        """AdamW of one param group with ``grads`` = g/s and moment weights ``(1-β)``, ``(1-β)·s``."""
+        lr, (beta1, beta2) = group['lr'], group['betas']
+        eps, weight_decay = group['eps'], group['weight_decay']
+        if isinstance(lr, Tensor):
+            lr = float(lr)
+        state = self.optimizer.state
+        for p in with_grad:
+            st = state[p]
+            if len(st) == 0:
+                st['step'] = 0
+                st['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                st['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        params = with_grad + without
+        exp_avgs = [state[p]['exp_avg'] for p in params]
+        exp_avg_sqs = [state[p]['exp_avg_sq'] for p in params]
+        steps = []
+        for p in params:
+            state[p]['step'] = int(state[p]['step']) + 1
+            steps.append(state[p]['step'])
+        n_g = len(with_grad)
+        # m = β1 m + (1-β1) g/s ;  n = β2 n + (1-β2) s (g/s)² = β2 n + (1-β2) g²/s
+        if n_g:
+            torch._foreach_lerp_(exp_avgs[:n_g], grads, 1 - beta1)
+        if without:
+            torch._foreach_mul_(exp_avgs[n_g:], beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        if n_g:
+            torch._foreach_addcmul_(exp_avg_sqs[:n_g], grads, grads, value=(1 - beta2) * s)
+        if weight_decay != 0:
+            torch._foreach_mul_(params, 1 - lr * weight_decay)
+        if len(set(steps)) == 1:
+            t = steps[0]
+            step_size = -lr / (1 - beta1**t)
+            denom = torch._foreach_sqrt(exp_avg_sqs)
+            torch._foreach_div_(denom, math.sqrt(1 - beta2**t))
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_(params, exp_avgs, denom, step_size)
+        else:
+            step_sizes = [-lr / (1 - beta1**t) for t in steps]
+            denom = torch._foreach_sqrt(exp_avg_sqs)
+            torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_(params, exp_avgs, denom, step_sizes)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Optimizer state (moments, per-parameter steps) plus ``'tbgn'`` (per-task step counts)."""
+        state_dict = super().state_dict()
+        state_dict['tbgn'] = dict(task_steps=dict(self.task_steps),
+                                  skipped_steps=self.skipped_steps)
+        return state_dict
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Inverse of :meth:`state_dict`."""
+        state_dict = dict(state_dict)
+        tbgn = state_dict.pop('tbgn', None)
+        if tbgn is not None:
+            self.task_steps = dict(tbgn.get('task_steps', {}))
+            self.skipped_steps = int(tbgn.get('skipped_steps', 0))
+        super().load_state_dict(state_dict)
+
+    def __repr__(self) -> str:
+        return (f'{super().__repr__()}task_weights: {self.task_weights}\n'
+                f'sampling_weights: {self.sampling_weights}\n')
