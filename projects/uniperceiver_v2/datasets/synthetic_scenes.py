@@ -517,8 +517,8 @@ def _prepare_dir(path: str) -> None:
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
-        raise PermissionError(f'generate_synthetic_scenes: cannot create output folder {path!r}: '
-                              f'{err.strerror}') from err
+        raise OSError(err.errno, f'generate_synthetic_scenes: cannot create output folder '
+                      f'{path!r}: {err.strerror}') from err
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f'generate_synthetic_scenes: output folder {path!r} is not writable')
 
