@@ -1,0 +1,199 @@
+"""What every task formulation shares (paper.md §3: every task is one likelihood).
+
+Task contract (the model owns the shared parts and passes itself to its task):
+
+* ``family`` (str): the likelihood head's temperature family of the task.
+* ``loss(model, inputs, data_samples) -> dict[str, Tensor]``
+* ``predict(model, inputs, data_samples) -> list`` (standard data samples with predictions)
+* ``tensor(model, inputs, data_samples) -> Tensor | dict[str, Tensor]`` (features)
+
+``model`` is the :class:`~uniperceiver_v2.models.UniPerceiverV2` instance: ``model.image_encoder``,
+``model.text_encoder``, ``model.decoder``, ``model.likelihood_head``.  A task never stores the
+shared modules and keeps no state about which task is running.
+
+Helpers here build the decoder inputs: image token sequences (with their MoE segments),
+``<SPE>`` representations of texts, and cached class-name / vocabulary target embeddings.
+"""
+import json
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from ..attributes import check_token_kind
+from ..image_tokens import ImageTokens
+
+
+def load_class_names(class_names: Union[str, Sequence[str]], owner: str) -> List[str]:
+    """Class names from a list or a text file (one name per line).
+
+    Args:
+        class_names: the list, or the path of the file.
+        owner (str): who asks (for the error message), e.g. ``'ClassificationTask.class_names'``.
+    """
+    if isinstance(class_names, str):
+        if not os.path.isfile(class_names):
+            raise FileNotFoundError(f'{owner}: class-name file not found: {class_names}')
+        with open(class_names, encoding='utf-8') as f:
+            class_names = [line.strip() for line in f if line.strip()]
+    names = [str(c) for c in class_names]
+    if not names:
+        raise ValueError(f'{owner}: the class list is empty')
+    return names
+
+
+def load_vocabulary(vocabulary: Union[None, str, Sequence[int]], tokenizer,
+                    owner: str) -> List[int]:
+    """The token ids the vocabulary targets range over (sorted, special tokens included).
+
+    Args:
+        vocabulary: None = the tokenizer's full vocabulary (paper default); a list of token ids; or
+            a file: ``.json`` holding a list of ids, a list of captions, a list of dicts with
+            ``caption``, or a COCO caption file (``annotations[*].caption``); any other file is
+            read as one caption per line.  Captions are tokenized and every id they use is kept.
+        tokenizer: the text encoder's tokenizer.
+        owner (str): config key for error messages.
+    """
+    if vocabulary is None:
+        return list(range(len(tokenizer)))
+    if isinstance(vocabulary, str):
+        if not os.path.isfile(vocabulary):
+            raise FileNotFoundError(f'{owner}: vocabulary file not found: {vocabulary}')
+        with open(vocabulary, encoding='utf-8') as f:
+            if vocabulary.endswith('.json'):
+                data = json.load(f)
+                if isinstance(data, dict):
+                    data = data.get('annotations', [])
+            else:
+                data = [line.rstrip('\n') for line in f]
+        if all(isinstance(d, int) for d in data):
+            ids = list(data)
+        else:
+            texts = [d['caption'] if isinstance(d, dict) else str(d) for d in data]
+            texts = [t for c in texts for t in (c if isinstance(c, list) else [c])]
+            ids = [i for t in texts for i in tokenizer(t)['input_ids']]
+    else:
+        ids = [int(i) for i in vocabulary]
+    ids += [i for i in tokenizer.all_special_ids if i is not None]
+    ids = sorted(set(ids))
+    if not ids or min(ids) < 0 or max(ids) >= len(tokenizer):
+        raise ValueError(f'{owner}: vocabulary ids must be in [0, {len(tokenizer)}), got '
+                         f'{len(ids)} ids')
+    return ids
+
+
+class BaseTask(BaseModule):
+    """Base class of the task formulations.
+
+    Args:
+        family (str): temperature family in the likelihood head.
+        use_global (bool): feed the global image tokens (ablation switch).
+        use_proposals (bool): feed the proposal tokens (ablation switch).
+        num_proposals (int, optional): proposals kept for the decoder (None = encoder default).
+        loss_weight (float): multiplies the task's losses.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self, family: str, use_global: bool = True, use_proposals: bool = True,
+                 num_proposals: Optional[int] = None, loss_weight: float = 1.0,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if not (use_global or use_proposals):
+            raise ValueError(f'{type(self).__name__}: use_global and use_proposals cannot both '
+                             'be False')
+        self.family = family
+        self.use_global, self.use_proposals = use_global, use_proposals
+        self.num_proposals = num_proposals
+        self.loss_weight = loss_weight
+
+    # ------------------------------------------------------------------ image side
+    def encode_image(self, model, inputs: Tensor, data_samples: Optional[list],
+                     with_loss: bool = False) -> Tuple[ImageTokens, Dict[str, Tensor]]:
+        """Run the image encoder; with ``with_loss`` also its own (proposal) losses."""
+        if model.image_encoder is None:
+            raise ValueError(f'{type(self).__name__}: the model has no image_encoder '
+                             '(config key model.image_encoder)')
+        if with_loss:
+            return model.image_encoder.loss(inputs, data_samples,
+                                            num_proposals=self.num_proposals)
+        return model.image_encoder(inputs, data_samples, num_proposals=self.num_proposals), {}
+
+    def image_sequence(self, image_tokens: ImageTokens, kind_prefix: str = ''
+                       ) -> Tuple[Tensor, Tensor, List[Tuple[str, int]]]:
+        """Image tokens as a decoder input.
+
+        Args:
+            image_tokens (ImageTokens): encoder output.
+            kind_prefix (str): ``''`` for image-only inputs, ``'caption_'`` for image+text inputs.
+
+        Returns:
+            tuple: ``(B, T, C)`` tokens, ``(B, T)`` padding mask, MoE segments.
+        """
+        tokens, padding = image_tokens.tokens(self.use_global, self.use_proposals)
+        segments = []
+        if self.use_global:
+            segments.append((check_token_kind(kind_prefix + 'image_global'),
+                             image_tokens.global_tokens.shape[1]))
+        if self.use_proposals:
+            segments.append((check_token_kind(kind_prefix + 'image_proposal'),
+                             image_tokens.proposal_tokens.shape[1]))
+        return tokens, padding, segments
+
+    def decode_image(self, model, image_tokens: ImageTokens) -> Tensor:
+        """``g([<SPE>, image tokens])``: ``(B, 1 + T, C)``, ``[:, 0]`` represents the image."""
+        tokens, padding, segments = self.image_sequence(image_tokens)
+        return model.decoder(tokens, segments, padding)
+
+    # ------------------------------------------------------------------ text side
+    def encode_texts(self, model, texts: Sequence[str], kind: str) -> Tensor:
+        """``<SPE>`` representation ``g([<SPE>, f_text(t)])[0]`` of each text.
+
+        Args:
+            texts (Sequence[str]): M texts.
+            kind (str): token kind (e.g. ``'class_name_target'``, ``'retrieval_text'``).
+
+        Returns:
+            Tensor: ``(M, C)``.
+        """
+        feats, _, padding = model.text_encoder.encode(texts)
+        return model.decoder(feats, [(check_token_kind(kind), feats.shape[1])], padding)[:, 0]
+
+    def class_name_embeddings(self, model, class_names: Sequence[str],
+                              chunk_size: int = 256) -> Tensor:
+        """Class-name targets ``(K, C)``; cached at evaluation until the weights change."""
+        names = tuple(class_names)
+
+        def compute() -> Tensor:
+            return torch.cat([self.encode_texts(model, names[i:i + chunk_size],
+                                                'class_name_target')
+                              for i in range(0, len(names), chunk_size)])
+
+        return model.likelihood_head.cached_targets(('class_names', names), compute,
+                                                    model.target_parameters())
+
+    def vocabulary_embeddings(self, model, vocab_ids: Tensor, chunk_size: int = 4096) -> Tensor:
+        """Vocabulary targets ``g([<SPE>, e_w])[0]`` ``(V, C)``; cached at evaluation."""
+
+        def compute() -> Tensor:
+            outs = []
+            for chunk in vocab_ids.split(chunk_size):
+                e = model.text_encoder.embed_vocabulary(chunk)[:, None]
+                outs.append(model.decoder(e, [('vocabulary_target', 1)])[:, 0])
+            return torch.cat(outs)
+
+        key = ('vocabulary', vocab_ids.numel(), int(vocab_ids.sum()))
+        return model.likelihood_head.cached_targets(key, compute, model.target_parameters())
+
+    def weighted(self, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Multiply every ``loss*`` entry by ``loss_weight``."""
+        if self.loss_weight == 1.0:
+            return losses
+        return {k: v * self.loss_weight if k.startswith('loss') else v for k, v in losses.items()}
+
+    @staticmethod
+    def parameters_of(*modules) -> Iterable[Tensor]:
+        for m in modules:
+            if m is not None:
+                yield from m.parameters()

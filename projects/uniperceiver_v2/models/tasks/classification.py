@@ -1,0 +1,85 @@
+"""Image classification as likelihood over class names (paper.md §3, table row 1).
+
+x = [<SPE>, image tokens], Y = the class names encoded by the same text path and decoder;
+logits = cos(g(x)_SPE, g(y)_SPE) / τ and CE against the label.  Class names are data: passing other
+names at test time classifies into those classes without retraining (zero-shot).
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from .base_task import BaseTask, load_class_names
+
+
+@MODELS.register_module()
+class ClassificationTask(BaseTask):
+    """Classification by the unified likelihood.
+
+    Args:
+        class_names (Sequence[str] | str): the class names, or a file with one per line.
+        prompt (str): format string applied to each name, e.g. ``'a photo of a {}.'`` (default
+            ``'{}'``).
+        label_smoothing (float): CE label smoothing (default 0).
+        family (str): temperature family (default ``'classification'``).
+        **kwargs: :class:`BaseTask` arguments (``use_global``, ``use_proposals``,
+            ``num_proposals``, ``loss_weight``).
+
+    Data samples: mmpretrain ``DataSample`` with ``gt_label``; predictions set ``pred_score``
+    ``(K,)`` (softmax of the logits) and ``pred_label``, so mmpretrain ``Accuracy`` scores them.
+    """
+
+    def __init__(self, class_names: Union[str, Sequence[str]], prompt: str = '{}',
+                 label_smoothing: float = 0.0, family: str = 'classification', **kwargs):
+        super().__init__(family=family, **kwargs)
+        self.class_names = load_class_names(class_names, 'ClassificationTask.class_names')
+        if '{}' not in prompt:
+            raise ValueError(f"ClassificationTask.prompt must contain '{{}}', got {prompt!r}")
+        self.prompt = prompt
+        self.label_smoothing = label_smoothing
+
+    def prompts(self, class_names: Optional[Sequence[str]] = None) -> List[str]:
+        names = self.class_names if class_names is None else load_class_names(
+            class_names, 'ClassificationTask.predict(class_names=...)')
+        return [self.prompt.format(n) for n in names]
+
+    def logits(self, model, inputs: Tensor, data_samples: Optional[list],
+               class_names: Optional[Sequence[str]] = None) -> Tensor:
+        """``(B, K)`` logits cos(image, class name) / τ."""
+        image_tokens, _ = self.encode_image(model, inputs, data_samples)
+        x = self.decode_image(model, image_tokens)[:, 0]
+        y = self.class_name_embeddings(model, self.prompts(class_names))
+        return model.likelihood_head(x, y, self.family)
+
+    def loss(self, model, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
+        """CE over the class-name logits (the proposal network is trained by detection)."""
+        image_tokens, _ = self.encode_image(model, inputs, data_samples)
+        x = self.decode_image(model, image_tokens)[:, 0]
+        y = self.class_name_embeddings(model, self.prompts())
+        logits = model.likelihood_head(x, y, self.family)
+        labels = torch.cat([ds.gt_label.view(-1)[:1] for ds in data_samples]).to(logits.device)
+        if int(labels.max()) >= logits.shape[1] or int(labels.min()) < 0:
+            raise ValueError(f'ClassificationTask: gt_label out of range for '
+                             f'{logits.shape[1]} class names')
+        losses = dict()
+        losses['loss_cls'] = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        with torch.no_grad():
+            losses['acc_cls'] = (logits.argmax(1) == labels).float().mean()
+        return self.weighted(losses)
+
+    def predict(self, model, inputs: Tensor, data_samples: Optional[list],
+                class_names: Optional[Sequence[str]] = None) -> list:
+        """Write ``pred_score`` / ``pred_label`` (zero-shot with ``class_names``)."""
+        from mmpretrain.structures import DataSample
+        probs = self.logits(model, inputs, data_samples, class_names).softmax(-1)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(probs.shape[0])]
+        for ds, p in zip(data_samples, probs):
+            ds.set_pred_score(p).set_pred_label(p.argmax(keepdim=True))
+        return data_samples
+
+    def tensor(self, model, inputs: Tensor, data_samples: Optional[list]) -> Tensor:
+        """``(B, K)`` logits."""
+        return self.logits(model, inputs, data_samples)

@@ -1,0 +1,81 @@
+"""AttributeMoEFFN: merged experts equal the explicit mixture; routing is per segment."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from uniperceiver_v2.models.attributes import TOKEN_ATTRIBUTES, attribute_tensor
+from uniperceiver_v2.models.moe import AttributeMoEFFN
+
+
+def explicit_linear_mixture(x, gates, w, b):
+    """sum_i g_i (x W_i + b_i) with one explicit output per expert."""
+    return sum(g * (x @ w[i] + b[i]) for i, g in enumerate(gates) if g != 0)
+
+
+def test_merged_linear_equals_explicit_mixture():
+    torch.manual_seed(0)
+    moe = AttributeMoEFFN(16, 24, num_experts=4, top_k=2).double()
+    x = torch.randn(3, 5, 16, dtype=torch.double)
+    gates = moe.router.dense_gates(['caption_text'])[0].double()
+    assert (gates > 0).sum() == 2 and torch.allclose(gates.sum(), torch.tensor(1.).double())
+    w1, b1, w2, b2 = moe.merged_weights(['caption_text'])
+    # each merged linear layer == explicit mixture of the experts' outputs
+    assert torch.allclose(x @ w1[0] + b1[0], explicit_linear_mixture(x, gates, moe.w1, moe.b1))
+    h = F.gelu(x @ w1[0] + b1[0])
+    assert torch.allclose(h @ w2[0] + b2[0], explicit_linear_mixture(h, gates, moe.w2, moe.b2))
+    # the whole FFN: explicit mixture in both layers with the segment's gates
+    expected = explicit_linear_mixture(
+        F.gelu(explicit_linear_mixture(x, gates, moe.w1, moe.b1)), gates, moe.w2, moe.b2)
+    out = moe(x, [('caption_text', 5)])
+    assert torch.allclose(out, expected)
+
+
+def test_router_gates_follow_paper_definition():
+    """Linear(8->d) + LayerNorm -> gate -> top-k -> renormalised softmax, in fp32."""
+    torch.manual_seed(0)
+    moe = AttributeMoEFFN(16, 24, num_experts=6, top_k=2)
+    r = moe.router
+    kinds = ['image_global', 'vocabulary_target']
+    attr = attribute_tensor(kinds)
+    logits = F.layer_norm(attr @ r.attr_proj.weight.t() + r.attr_proj.bias, (16,),
+                          r.attr_norm.weight, r.attr_norm.bias) @ r.gate.weight.t()
+    probs = logits.softmax(-1)
+    top, idx = probs.topk(2, -1)
+    got_idx, got_g = r(kinds)
+    assert got_g.dtype == torch.float32
+    assert torch.equal(got_idx, idx)
+    assert torch.allclose(got_g, top / top.sum(-1, keepdim=True), atol=1e-6)
+
+
+def test_routing_identical_within_segment_and_segments_independent():
+    torch.manual_seed(0)
+    moe = AttributeMoEFFN(16, 24, num_experts=4, top_k=1)
+    x = torch.randn(2, 7, 16)
+    segs = [('image_global', 3), ('caption_text', 4)]
+    out = moe(x, segs)
+    # every token of a segment gets exactly the FFN of its kind alone
+    assert torch.allclose(out[:, :3], moe(x[:, :3], [('image_global', 3)]), atol=1e-6)
+    assert torch.allclose(out[:, 3:], moe(x[:, 3:], [('caption_text', 4)]), atol=1e-6)
+    # per-token computation: each token alone gives the same output as in its segment
+    for t in range(7):
+        kind = 'image_global' if t < 3 else 'caption_text'
+        assert torch.allclose(out[:, t:t + 1], moe(x[:, t:t + 1], [(kind, 1)]), atol=1e-6)
+
+
+def test_gate_noise_only_in_training():
+    moe = AttributeMoEFFN(8, 8, num_experts=4, top_k=2, gate_noise_std=1.0)
+    moe.eval()
+    a = moe.router(['text_input'])[1]
+    b = moe.router(['text_input'])[1]
+    assert torch.equal(a, b)
+
+
+def test_every_kind_has_8_bits_and_errors():
+    assert all(len(v) == 8 for v in TOKEN_ATTRIBUTES.values())
+    with pytest.raises(KeyError, match='attributes.py'):
+        attribute_tensor(['no_such_kind'])
+    moe = AttributeMoEFFN(8, 8, num_experts=2, top_k=1)
+    with pytest.raises(ValueError, match='segments'):
+        moe(torch.randn(1, 3, 8), [('text_input', 2)])
+    with pytest.raises(ValueError, match='top_k'):
+        AttributeMoEFFN(8, 8, num_experts=2, top_k=3)
