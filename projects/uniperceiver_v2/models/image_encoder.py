@@ -1,0 +1,132 @@
+"""The Uni-Perceiver v2 image encoder: backbone + region proposals + global tokens (Sec. 4.1)."""
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from .image_tokens import ImageTokens
+
+
+@MODELS.register_module()
+class ImageEncoder(BaseModule):
+    """Image -> :class:`ImageTokens` (global tokens, Eq. 3, and top-N proposal tokens, Eq. 2).
+
+    The proposal network (a :class:`MaskDINOProposalDetector`, which owns the backbone and neck)
+    yields O proposals ``(q_sem, q_box, q_mask)`` with binary objectness; the ``N`` most object-like
+    become tokens ``Proj(q_sem) + B(q_box) + M(q_mask)``.  The last backbone map also gives the
+    global tokens.
+
+    Args:
+        proposal_network (dict): config of a :class:`MaskDINOProposalDetector`.
+        global_tokens (dict): config of :class:`GlobalTokens` (``embed_dims`` is filled in; give
+            ``in_channels`` = channels of the last backbone output).
+        proposal_tokens (dict): config of :class:`ProposalTokens` (``in_dims`` and ``embed_dims``
+            are filled in). Defaults to ``dict(type='ProposalTokens')``.
+        embed_dims (int): output token width (the unified decoder's width). Defaults to 768.
+        num_proposals (int): default N, proposals kept for the decoder. Defaults to 200.
+        init_cfg (dict, optional): initialisation config.
+    """
+
+    def __init__(self, proposal_network: ConfigType, global_tokens: ConfigType,
+                 proposal_tokens: ConfigType = dict(type='ProposalTokens'),
+                 embed_dims: int = 768, num_proposals: int = 200,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.proposal_network = MODELS.build(proposal_network)
+        self.embed_dims = embed_dims
+        self.num_proposals = num_proposals
+        self.num_queries = self.proposal_network.num_queries
+        self._check_num_proposals(num_proposals)
+        self.global_tokens = MODELS.build(dict(global_tokens, embed_dims=embed_dims))
+        self.proposal_tokens = MODELS.build(dict(
+            proposal_tokens, in_dims=self.proposal_network.embed_dims, embed_dims=embed_dims))
+
+    def _check_num_proposals(self, num: int) -> None:
+        if not 0 < num <= self.num_queries:
+            raise ValueError(f'ImageEncoder: num_proposals must be in [1, num_queries='
+                             f'{self.num_queries}], got {num}')
+
+    @staticmethod
+    def feature_padding_mask(data_samples: SampleList, size: Tuple[int, int],
+                             device: torch.device) -> Tensor:
+        """``(B, h, w)`` bool padding mask of a feature map from ``img_shape`` /
+        ``batch_input_shape`` (True = padding)."""
+        pad_h, pad_w = data_samples[0].batch_input_shape
+        masks = torch.ones((len(data_samples), pad_h, pad_w), device=device)
+        for i, sample in enumerate(data_samples):
+            img_h, img_w = sample.img_shape[:2]
+            masks[i, :img_h, :img_w] = 0
+        return F.interpolate(masks[None], size=size)[0].bool()
+
+    def _encode(self, inputs: Tensor, data_samples: SampleList, num_proposals: Optional[int],
+                with_loss: bool) -> Tuple[ImageTokens, Dict]:
+        for key in ('img_shape', 'batch_input_shape'):
+            if any(key not in s.metainfo for s in data_samples):
+                raise KeyError(f'ImageEncoder: every data sample needs metainfo `{key}`')
+        num = self.num_proposals if num_proposals is None else num_proposals
+        self._check_num_proposals(num)
+        net = self.proposal_network
+        backbone_feats = net.backbone(inputs)
+        neck_feats = net.neck(backbone_feats) if net.with_neck else backbone_feats
+        out = net.forward_proposals(neck_feats, data_samples, with_loss=with_loss)
+
+        last = backbone_feats[-1]
+        global_tokens, global_padding = self.global_tokens(
+            last, self.feature_padding_mask(data_samples, last.shape[-2:], last.device))
+
+        objectness = out['objectness']                                  # (B, Q)
+        index = objectness.topk(num, dim=1)[1]                          # (B, N)
+        boxes = torch.gather(out['boxes'], 1, index[..., None].expand(-1, -1, 4))
+        masks = torch.gather(out['mask_logits'], 1, index[..., None, None].expand(
+            -1, -1, *out['mask_logits'].shape[-2:]))
+        q_sem = torch.gather(out['queries'], 1, index[..., None].expand(
+            -1, -1, out['queries'].shape[-1]))
+        tokens = self.proposal_tokens(q_sem, boxes, masks)
+        gt_index = torch.gather(out['assigned_gt'], 1, index) if with_loss else None
+        image_tokens = ImageTokens(
+            global_tokens=global_tokens,
+            global_padding_mask=global_padding,
+            proposal_tokens=tokens,
+            proposal_padding_mask=index.new_zeros(index.shape, dtype=torch.bool),
+            proposal_boxes=boxes,
+            proposal_mask_logits=masks,
+            proposal_objectness=torch.gather(objectness, 1, index),
+            proposal_query_index=index,
+            proposal_gt_index=gt_index)
+        return image_tokens, out.get('losses', {})
+
+    def forward(self, inputs: Tensor, data_samples: SampleList,
+                num_proposals: Optional[int] = None) -> ImageTokens:
+        """Image tokens without losses (no denoising queries).
+
+        Args:
+            inputs (Tensor): ``(B, 3, H, W)`` normalised, padded images.
+            data_samples (list[DetDataSample]): metainfo ``img_shape``, ``batch_input_shape``.
+            num_proposals (int, optional): N, proposals kept (default ``self.num_proposals``;
+                ``num_queries`` keeps all, as detection does).
+
+        Returns:
+            ImageTokens: with ``proposal_gt_index=None``.
+        """
+        return self._encode(inputs, data_samples, num_proposals, with_loss=False)[0]
+
+    def loss(self, inputs: Tensor, data_samples: SampleList,
+             num_proposals: Optional[int] = None) -> Tuple[ImageTokens, Dict[str, Tensor]]:
+        """Image tokens and the proposal network's losses (keys prefixed ``proposal.``).
+
+        ``proposal_gt_index`` holds the final decoder layer's Hungarian assignment of each kept
+        proposal (-1 = unmatched), for the detection task to reuse.
+
+        Args:
+            inputs (Tensor): ``(B, 3, H, W)`` normalised, padded images.
+            data_samples (list[DetDataSample]): as :meth:`forward` plus ``gt_instances``
+                (``bboxes`` xyxy input pixels, ``labels``, ``masks`` at input scale).
+            num_proposals (int, optional): N (see :meth:`forward`).
+        """
+        tokens, losses = self._encode(inputs, data_samples, num_proposals, with_loss=True)
+        return tokens, {f'proposal.{k}': v for k, v in losses.items()}

@@ -1,0 +1,393 @@
+"""Mask DINO-style head with binary (foreground / background) objectness (paper Sec. 4.1).
+
+It extends mmdet's :class:`~mmdet.models.dense_heads.DINOHead` (classification and box branches,
+box refinement, denoising split) with a Mask DINO mask branch: per-query mask logits are the dot
+product of a mask-embedding MLP of the query with a pixel-embedding map,
+``m_q = MLP(q) . E_pix`` (einsum over channels).  All matching queries, the two-stage encoder
+queries and the contrastive denoising queries of every decoder layer are supervised with focal
+objectness, L1 + GIoU box and point-sampled BCE + Dice mask losses (Mask2Former-style uncertainty
+point sampling).  Matching is mmdet's ``HungarianAssigner``.
+"""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.ops import point_sample
+from mmdet.models.dense_heads import DINOHead
+from mmdet.models.layers.transformer.utils import MLP
+from mmdet.models.utils import get_uncertain_point_coords_with_randomness
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_xyxy_to_cxcywh
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
+from mmdet.utils import ConfigType, InstanceList, reduce_mean
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+
+def gt_masks_to_tensor(gt_instances: InstanceData, pad_shape: Tuple[int, int],
+                       device: torch.device) -> Tensor:
+    """Ground-truth masks of one image as a ``(G, H, W)`` float tensor padded to ``pad_shape``.
+
+    Args:
+        gt_instances (InstanceData): with ``masks`` (BitmapMasks, PolygonMasks or a ``(G, h, w)``
+            tensor) at the network input scale, top-left aligned.
+        pad_shape (tuple[int, int]): ``(H, W)`` of the padded batch (``batch_input_shape``).
+        device (torch.device): output device.
+
+    Returns:
+        Tensor: ``(G, H, W)`` float masks in {0, 1}.
+    """
+    if 'masks' not in gt_instances:
+        raise KeyError('MaskDINOHead: gt_instances has no `masks` field; the proposal network is '
+                       'trained with masks (add with_mask=True to LoadAnnotations).')
+    masks = gt_instances.masks
+    if isinstance(masks, (BitmapMasks, PolygonMasks)):
+        masks = masks.to_tensor(dtype=torch.float32, device=device)
+    elif isinstance(masks, Tensor):
+        masks = masks.to(device=device, dtype=torch.float32)
+    else:
+        raise TypeError('MaskDINOHead: gt_instances.masks must be BitmapMasks, PolygonMasks or a '
+                        f'Tensor, got {type(masks)}')
+    if masks.dim() == 2:  # zero instances reported as (0, W) by some structures
+        masks = masks.reshape(0, *pad_shape)
+    h, w = masks.shape[-2:]
+    if h > pad_shape[0] or w > pad_shape[1]:
+        raise ValueError(f'MaskDINOHead: gt mask size {(h, w)} exceeds batch_input_shape '
+                         f'{tuple(pad_shape)}; masks must be at the network input scale')
+    return F.pad(masks, (0, pad_shape[1] - w, 0, pad_shape[0] - h))
+
+
+@MODELS.register_module()
+class MaskDINOHead(DINOHead):
+    """DINO head + Mask DINO mask branch, binary objectness.
+
+    Args:
+        num_classes (int): must be 1 (foreground objectness). Defaults to 1.
+        mask_dims (int, optional): channels of the pixel embedding / mask embedding. Defaults to
+            ``embed_dims``.
+        loss_mask (dict): point-wise mask BCE config. Defaults to weight 5.0.
+        loss_dice (dict): Dice loss config. Defaults to weight 5.0.
+        train_cfg (dict): ``assigner`` (HungarianAssigner with FocalLossCost, BBoxL1Cost, IoUCost,
+            CrossEntropyLossCost(use_sigmoid) and DiceCost, all of which read ``masks`` as
+            ``(num, num_points)`` point samples), ``num_points`` (12544), ``oversample_ratio`` (3.0),
+            ``importance_sample_ratio`` (0.75).
+        **kwargs: :class:`~mmdet.models.dense_heads.DINOHead` arguments (``loss_cls``, ``loss_bbox``,
+            ``loss_iou``, ``embed_dims``, ``test_cfg`` ...).
+    """
+
+    def __init__(self,
+                 *args,
+                 num_classes: int = 1,
+                 mask_dims: Optional[int] = None,
+                 loss_mask: ConfigType = dict(
+                     type='CrossEntropyLoss', use_sigmoid=True, reduction='mean',
+                     loss_weight=5.0),
+                 loss_dice: ConfigType = dict(
+                     type='DiceLoss', use_sigmoid=True, activate=True, reduction='mean',
+                     naive_dice=True, eps=1.0, loss_weight=5.0),
+                 **kwargs) -> None:
+        if num_classes != 1:
+            raise ValueError(f'MaskDINOHead.num_classes must be 1 (binary objectness), '
+                             f'got {num_classes}')
+        self.mask_dims = mask_dims
+        super().__init__(*args, num_classes=num_classes, **kwargs)
+        if not self.loss_cls.use_sigmoid:
+            raise ValueError('MaskDINOHead.loss_cls must use sigmoid (focal objectness)')
+        self.loss_mask = MODELS.build(loss_mask)
+        self.loss_dice = MODELS.build(loss_dice)
+        train_cfg = self.train_cfg or {}
+        self.num_points = train_cfg.get('num_points', 12544)
+        self.oversample_ratio = train_cfg.get('oversample_ratio', 3.0)
+        self.importance_sample_ratio = train_cfg.get('importance_sample_ratio', 0.75)
+
+    def _init_layers(self) -> None:
+        """DINO classification / box branches plus the shared mask-embedding MLP."""
+        super()._init_layers()
+        if self.mask_dims is None:
+            self.mask_dims = self.embed_dims
+        self.mask_embed = MLP(self.embed_dims, self.embed_dims, self.mask_dims, 3)
+
+    # ------------------------------------------------------------------ forward
+    def forward_masks(self, queries: Tensor, mask_features: Tensor) -> Tensor:
+        """Mask logits ``MLP(q) . E_pix``.
+
+        Args:
+            queries (Tensor): ``(..., B, Q, C)`` query features.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
+
+        Returns:
+            Tensor: ``(..., B, Q, h, w)`` mask logits.
+        """
+        return torch.einsum('...bqc,bchw->...bqhw', self.mask_embed(queries), mask_features)
+
+    def forward(self, hidden_states: Tensor, references: List[Tensor],
+                mask_features: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Predictions of every decoder layer.
+
+        Args:
+            hidden_states (Tensor): ``(L, B, Q, C)`` decoder outputs.
+            references (list[Tensor]): ``L + 1`` reference boxes ``(B, Q, 4)``.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
+
+        Returns:
+            tuple[Tensor]: objectness logits ``(L, B, Q, 1)``, boxes ``(L, B, Q, 4)`` normalised
+            cxcywh, mask logits ``(L, B, Q, h, w)``.
+        """
+        cls_scores, bbox_preds = super().forward(hidden_states, references)
+        return cls_scores, bbox_preds, self.forward_masks(hidden_states, mask_features)
+
+    # ------------------------------------------------------------------ targets
+    @staticmethod
+    def class_agnostic_gt(batch_data_samples: SampleList) -> InstanceList:
+        """Shallow copies of the gt instances with every label set to 0 (foreground)."""
+        out = []
+        for sample in batch_data_samples:
+            if 'gt_instances' not in sample:
+                raise KeyError('MaskDINOHead: data sample has no `gt_instances` (needed for loss)')
+            gt = InstanceData(metainfo=sample.gt_instances.metainfo)
+            for key, value in sample.gt_instances.items():
+                gt[key] = value
+            gt.labels = torch.zeros_like(sample.gt_instances.labels)
+            out.append(gt)
+        return out
+
+    def _assign(self, cls_score: Tensor, bbox_pred: Tensor, mask_pred: Tensor,
+                gt: InstanceData, gt_masks: Tensor, img_meta: dict) -> Tensor:
+        """Hungarian assignment of one image.
+
+        Args:
+            cls_score (Tensor): ``(Q, 1)`` logits.
+            bbox_pred (Tensor): ``(Q, 4)`` normalised cxcywh.
+            mask_pred (Tensor): ``(Q, h, w)`` mask logits.
+            gt (InstanceData): ``labels``, ``bboxes`` (xyxy input pixels).
+            gt_masks (Tensor): ``(G, H, W)`` padded float masks.
+            img_meta (dict): with ``img_shape``.
+
+        Returns:
+            Tensor: ``(Q,)`` long, matched gt index or -1.
+        """
+        num_queries, num_gts = bbox_pred.shape[0], len(gt.labels)
+        if num_gts == 0:
+            return bbox_pred.new_full((num_queries, ), -1, dtype=torch.long)
+        img_h, img_w = img_meta['img_shape']
+        factor = bbox_pred.new_tensor([img_w, img_h, img_w, img_h])
+        points = torch.rand((1, self.num_points, 2), device=bbox_pred.device)
+        pred_points = point_sample(mask_pred.unsqueeze(1),
+                                   points.expand(num_queries, -1, -1)).squeeze(1)
+        gt_points = point_sample(gt_masks.unsqueeze(1), points.expand(num_gts, -1, -1)).squeeze(1)
+        pred_instances = InstanceData(
+            scores=cls_score, bboxes=bbox_cxcywh_to_xyxy(bbox_pred) * factor, masks=pred_points)
+        gt_instances = InstanceData(labels=gt.labels, bboxes=gt.bboxes, masks=gt_points)
+        result = self.assigner.assign(
+            pred_instances=pred_instances, gt_instances=gt_instances, img_meta=img_meta)
+        return result.gt_inds - 1
+
+    # ------------------------------------------------------------------ losses
+    def _set_losses(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
+                    assigned: Tensor, batch_gt: InstanceList, batch_gt_masks: List[Tensor],
+                    batch_img_metas: List[dict]) -> Tuple[Tensor, ...]:
+        """Losses of one set of predictions given the assignment (vectorised over the batch).
+
+        Args:
+            cls_scores (Tensor): ``(B, Q, 1)`` objectness logits.
+            bbox_preds (Tensor): ``(B, Q, 4)`` normalised cxcywh.
+            mask_preds (Tensor): ``(B, Q, h, w)`` mask logits.
+            assigned (Tensor): ``(B, Q)`` long, matched gt index or -1.
+            batch_gt (list[InstanceData]): per image ``bboxes`` (xyxy input pixels).
+            batch_gt_masks (list[Tensor]): per image ``(G, H, W)`` padded masks.
+            batch_img_metas (list[dict]): per image meta with ``img_shape``.
+
+        Returns:
+            tuple[Tensor]: ``loss_cls, loss_bbox, loss_iou, loss_mask, loss_dice``.
+        """
+        pos_b, pos_q = torch.nonzero(assigned >= 0, as_tuple=True)
+        pos_gt = assigned[pos_b, pos_q]
+        num_pos = reduce_mean(cls_scores.new_tensor([float(pos_b.numel())])).clamp(min=1).item()
+
+        labels = torch.full_like(assigned, self.num_classes)
+        labels[pos_b, pos_q] = 0
+        loss_cls = self.loss_cls(cls_scores.reshape(-1, self.cls_out_channels),
+                                 labels.reshape(-1), avg_factor=num_pos)
+        if pos_b.numel() == 0:
+            zero = bbox_preds.sum() * 0 + mask_preds.sum() * 0
+            return loss_cls, zero, zero, zero, zero
+
+        factors = torch.stack([
+            bbox_preds.new_tensor([m['img_shape'][1], m['img_shape'][0]] * 2)
+            for m in batch_img_metas
+        ])[pos_b]
+        gt_boxes_xyxy = torch.cat([gt.bboxes for gt in batch_gt])
+        offsets = torch.tensor([0] + [len(gt.bboxes) for gt in batch_gt],
+                               device=assigned.device).cumsum(0)
+        flat_gt = offsets[pos_b] + pos_gt
+        tgt_xyxy = gt_boxes_xyxy[flat_gt].to(bbox_preds.dtype)
+        pred_cxcywh = bbox_preds[pos_b, pos_q]
+        loss_bbox = self.loss_bbox(pred_cxcywh, bbox_xyxy_to_cxcywh(tgt_xyxy / factors),
+                                   avg_factor=num_pos)
+        loss_iou = self.loss_iou(bbox_cxcywh_to_xyxy(pred_cxcywh) * factors, tgt_xyxy,
+                                 avg_factor=num_pos)
+
+        pos_masks = mask_preds[pos_b, pos_q].unsqueeze(1)
+        tgt_masks = torch.cat(batch_gt_masks)[flat_gt].unsqueeze(1)
+        with torch.no_grad():
+            points = get_uncertain_point_coords_with_randomness(
+                pos_masks, None, self.num_points, self.oversample_ratio,
+                self.importance_sample_ratio)
+            tgt_points = point_sample(tgt_masks, points).squeeze(1)
+        pred_points = point_sample(pos_masks, points).squeeze(1)
+        loss_dice = self.loss_dice(pred_points, tgt_points, avg_factor=num_pos)
+        loss_mask = self.loss_mask(pred_points.reshape(-1), tgt_points.reshape(-1),
+                                   avg_factor=num_pos * self.num_points)
+        return loss_cls, loss_bbox, loss_iou, loss_mask, loss_dice
+
+    def _match_and_loss(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
+                        batch_gt: InstanceList, batch_gt_masks: List[Tensor],
+                        batch_img_metas: List[dict]) -> Tuple[Tuple[Tensor, ...], Tensor]:
+        """Hungarian-match one set of predictions ``(B, Q, ...)`` and compute its losses."""
+        with torch.no_grad():
+            assigned = torch.stack([
+                self._assign(cls_scores[i].detach(), bbox_preds[i].detach(),
+                             mask_preds[i].detach(), batch_gt[i], batch_gt_masks[i],
+                             batch_img_metas[i]) for i in range(len(batch_gt))
+            ])
+        losses = self._set_losses(cls_scores, bbox_preds, mask_preds, assigned, batch_gt,
+                                  batch_gt_masks, batch_img_metas)
+        return losses, assigned
+
+    @staticmethod
+    def dn_assignment(batch_gt: InstanceList, dn_meta: Dict[str, int],
+                      device: torch.device) -> Tensor:
+        """The fixed assignment of contrastive denoising queries (positive half of each group).
+
+        Returns:
+            Tensor: ``(B, num_denoising_queries)`` long, gt index or -1.
+        """
+        num_dn = dn_meta['num_denoising_queries']
+        num_groups = dn_meta['num_denoising_groups']
+        per_group = num_dn // num_groups
+        assigned = torch.full((len(batch_gt), num_dn), -1, dtype=torch.long, device=device)
+        for i, gt in enumerate(batch_gt):
+            num_gts = len(gt.labels)
+            if num_gts == 0:
+                continue
+            gt_idx = torch.arange(num_gts, device=device)
+            query_idx = (torch.arange(num_groups, device=device)[:, None] * per_group
+                         + gt_idx[None]).flatten()
+            assigned[i, query_idx] = gt_idx.repeat(num_groups)
+        return assigned
+
+    def loss_and_assign(self, hidden_states: Tensor, references: List[Tensor],
+                        mask_features: Tensor, enc_outputs_class: Tensor,
+                        enc_outputs_coord: Tensor, enc_outputs_query: Tensor,
+                        batch_data_samples: SampleList,
+                        dn_meta: Optional[Dict[str, int]]) -> Tuple[dict, tuple, Tensor]:
+        """All proposal losses, the predictions and the final layer's assignment.
+
+        Args:
+            hidden_states (Tensor): ``(L, B, Q_dn + Q, C)`` decoder outputs.
+            references (list[Tensor]): ``L + 1`` reference boxes.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
+            enc_outputs_class (Tensor): ``(B, Q, 1)`` logits of the selected encoder queries.
+            enc_outputs_coord (Tensor): ``(B, Q, 4)`` their boxes.
+            enc_outputs_query (Tensor): ``(B, Q, C)`` their (transformed) memory features.
+            batch_data_samples (list[DetDataSample]): with ``gt_instances``.
+            dn_meta (dict, optional): denoising split (None: no denoising queries).
+
+        Returns:
+            tuple: loss dict; the matching-query predictions ``(cls (L,B,Q,1), boxes (L,B,Q,4),
+            masks (L,B,Q,h,w))``; ``(B, Q)`` final-layer assigned gt index (-1 = no object).
+        """
+        batch_img_metas = [s.metainfo for s in batch_data_samples]
+        batch_gt = self.class_agnostic_gt(batch_data_samples)
+        pad_shape = tuple(batch_img_metas[0]['batch_input_shape'])
+        device = hidden_states.device
+        batch_gt_masks = [gt_masks_to_tensor(gt, pad_shape, device) for gt in batch_gt]
+
+        all_cls, all_boxes, all_masks = self(hidden_states, references, mask_features)
+        num_dn = dn_meta['num_denoising_queries'] if dn_meta is not None else 0
+        names = ('loss_cls', 'loss_bbox', 'loss_iou', 'loss_mask', 'loss_dice')
+        losses = {}
+        num_layers = all_cls.shape[0]
+        final_assigned = None
+        for layer in range(num_layers):
+            layer_losses, assigned = self._match_and_loss(
+                all_cls[layer, :, num_dn:], all_boxes[layer, :, num_dn:],
+                all_masks[layer, :, num_dn:], batch_gt, batch_gt_masks, batch_img_metas)
+            prefix = '' if layer == num_layers - 1 else f'd{layer}.'
+            losses.update({prefix + n: v for n, v in zip(names, layer_losses)})
+            final_assigned = assigned
+
+        enc_masks = self.forward_masks(enc_outputs_query, mask_features)
+        enc_losses, _ = self._match_and_loss(enc_outputs_class, enc_outputs_coord, enc_masks,
+                                             batch_gt, batch_gt_masks, batch_img_metas)
+        losses.update({'enc_' + n: v for n, v in zip(names, enc_losses)})
+
+        if num_dn > 0:
+            dn_assigned = self.dn_assignment(batch_gt, dn_meta, device)
+            for layer in range(num_layers):
+                dn_losses = self._set_losses(
+                    all_cls[layer, :, :num_dn], all_boxes[layer, :, :num_dn],
+                    all_masks[layer, :, :num_dn], dn_assigned, batch_gt, batch_gt_masks,
+                    batch_img_metas)
+                prefix = '' if layer == num_layers - 1 else f'd{layer}.'
+                losses.update({prefix + 'dn_' + n: v for n, v in zip(names, dn_losses)})
+        preds = (all_cls[:, :, num_dn:], all_boxes[:, :, num_dn:], all_masks[:, :, num_dn:])
+        return losses, preds, final_assigned
+
+    def loss(self, hidden_states: Tensor, references: List[Tensor], mask_features: Tensor,
+             enc_outputs_class: Tensor, enc_outputs_coord: Tensor, enc_outputs_query: Tensor,
+             batch_data_samples: SampleList, dn_meta: Optional[Dict[str, int]]) -> dict:
+        """Loss dict only (mmdet detector API); see :meth:`loss_and_assign`."""
+        return self.loss_and_assign(hidden_states, references, mask_features, enc_outputs_class,
+                                    enc_outputs_coord, enc_outputs_query, batch_data_samples,
+                                    dn_meta)[0]
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, hidden_states: Tensor, references: List[Tensor], mask_features: Tensor,
+                batch_data_samples: SampleList, rescale: bool = True) -> InstanceList:
+        """Class-agnostic instances per image from the last decoder layer.
+
+        Returns:
+            list[InstanceData]: ``bboxes`` (xyxy, original image coordinates when ``rescale``),
+            ``masks`` (bool, original size when ``rescale``), ``labels`` (all 0), ``scores``.
+        """
+        batch_img_metas = [s.metainfo for s in batch_data_samples]
+        cls_scores, bbox_preds, mask_preds = self(hidden_states[-1:], references[-2:],
+                                                  mask_features)
+        return self.predict_by_feat(cls_scores[0], bbox_preds[0], mask_preds[0], batch_img_metas,
+                                    rescale)
+
+    def predict_by_feat(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
+                        batch_img_metas: List[dict], rescale: bool = True) -> InstanceList:
+        """Top ``test_cfg.max_per_img`` proposals of each image as instances.
+
+        Args:
+            cls_scores (Tensor): ``(B, Q, 1)`` logits.
+            bbox_preds (Tensor): ``(B, Q, 4)`` normalised cxcywh.
+            mask_preds (Tensor): ``(B, Q, h, w)`` mask logits over the padded batch.
+            batch_img_metas (list[dict]): ``img_shape``, ``batch_input_shape``, ``ori_shape``,
+                ``scale_factor``.
+            rescale (bool): map to the original image.
+        """
+        max_per_img = min(self.test_cfg.get('max_per_img', 100), cls_scores.shape[1])
+        scores, index = cls_scores[..., 0].sigmoid().topk(max_per_img, dim=1)
+        boxes = torch.gather(bbox_preds, 1, index[..., None].expand(-1, -1, 4))
+        masks = torch.gather(mask_preds, 1, index[..., None, None].expand(
+            -1, -1, *mask_preds.shape[-2:]))
+        pad_h, pad_w = batch_img_metas[0]['batch_input_shape']
+        masks = F.interpolate(masks, size=(pad_h, pad_w), mode='bilinear', align_corners=False)
+        results = []
+        for i, meta in enumerate(batch_img_metas):
+            img_h, img_w = meta['img_shape']
+            det = bbox_cxcywh_to_xyxy(boxes[i]) * boxes.new_tensor([img_w, img_h, img_w, img_h])
+            det[:, 0::2] = det[:, 0::2].clamp(0, img_w)
+            det[:, 1::2] = det[:, 1::2].clamp(0, img_h)
+            mask = masks[i, :, :img_h, :img_w]
+            if rescale:
+                det = det / det.new_tensor(meta['scale_factor']).repeat(2)
+                mask = F.interpolate(mask[None], size=tuple(meta['ori_shape']),
+                                     mode='bilinear', align_corners=False)[0]
+            results.append(InstanceData(bboxes=det, scores=scores[i], masks=mask > 0,
+                                        labels=torch.zeros_like(index[i])))
+        return results
