@@ -1,1 +1,2 @@
 """Registered components; each submodule is imported here so that importing the package registers it."""
+from .caption_metric import CaptionMetric  # noqa: F401
