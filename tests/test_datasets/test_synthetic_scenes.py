@@ -169,8 +169,8 @@ def test_coco_caption_dataset(synthetic_data):
     caption = sample['data_samples'].gt_caption
     assert isinstance(caption, str) and caption == caption.lower() and '.' not in caption
     assert len(caption.split()) >= 4
-    test = COCOCaption(data_root=root, ann_file=osp.relpath(synthetic_data['test']['karpathy'], root),
-                       pipeline=pipeline)
+    test_ann = osp.relpath(synthetic_data['test']['karpathy'], root)
+    test = COCOCaption(data_root=root, ann_file=test_ann, pipeline=pipeline)
     assert len(test) == 6
     test_sample = test[0]['data_samples']
     assert isinstance(test_sample.gt_caption, list) and len(set(test_sample.gt_caption)) >= 3

@@ -42,7 +42,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     for flag in ('num_train', 'num_val', 'num_test'):
         value = getattr(args, flag)
         if not 1 <= value <= MAX_SPLIT_SIZE:
-            parser.error(f'--{flag.replace("_", "-")} must be in [1, {MAX_SPLIT_SIZE}], got {value}')
+            option = '--' + flag.replace('_', '-')
+            parser.error(f'{option} must be in [1, {MAX_SPLIT_SIZE}], got {value}')
     if args.image_size < MIN_IMAGE_SIZE:
         parser.error(f'--image-size must be >= {MIN_IMAGE_SIZE}, got {args.image_size}')
     if args.seed < 0:

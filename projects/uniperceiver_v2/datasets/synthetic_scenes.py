@@ -16,8 +16,8 @@ OpenMMLab dataset classes read them:
 Every image has one clearly dominant object (the largest visible one, at least
 ``DOMINANT_AREA_RATIO`` times larger than any other), whose category is the image's class label.
 Masks follow the drawn pixels exactly: objects are painted in depth order, each object's visible
-pixel set is traced along pixel edges into polygons (holes bridged into the outline), so the polygons
-rasterise back to the painted pixels. Each image is generated from its own random stream
+pixel set is traced along pixel edges into polygons (holes bridged into the outline), so the
+polygons rasterise back to the painted pixels. Each image is generated from its own random stream
 ``(seed, split, index)``, so the output is byte-identical on every run and independent of the
 sizes of the other splits.
 """
@@ -352,14 +352,17 @@ def render_scene(seed: int, split: str, index: int, image_size: int) -> Scene:
 
 
 def _plural(name: str, count: int) -> str:
+    """``name`` in the plural when ``count`` is not one."""
     return name if count == 1 else name + 's'
 
 
 def _count_phrase(name: str, count: int) -> str:
+    """``'a red circle'`` or ``'two red circles'``."""
     return f'a {name}' if count == 1 else f'{_NUMBER_WORDS[count]} {_plural(name, count)}'
 
 
 def _join(phrases: Sequence[str]) -> str:
+    """``'a, b and c'``."""
     if len(phrases) == 1:
         return phrases[0]
     return ', '.join(phrases[:-1]) + ' and ' + phrases[-1]
@@ -408,16 +411,19 @@ def _pick_pair(objects: Sequence[SceneObject],
 
 
 def _sized(obj: SceneObject) -> str:
+    """The name with a size word: ``'large red circle'`` (dominant) or ``'small ...'``."""
     return ('large ' if obj.dominant else 'small ') + obj.name
 
 
 def _caption_position(objects: Sequence[SceneObject], dominant: SceneObject,
                       others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """A large <dominant> at its place in the image."""
     return f'a large {dominant.name} {_position(dominant, size)}'
 
 
 def _caption_inventory(objects: Sequence[SceneObject], dominant: SceneObject,
                        others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """How many shapes, then each category with its count."""
     if len(objects) == 1:
         return f'a single {dominant.name} on a {rng.choice(_BACKGROUND_WORDS)} background'
     count = _NUMBER_WORDS[len(objects)]
@@ -426,6 +432,7 @@ def _caption_inventory(objects: Sequence[SceneObject], dominant: SceneObject,
 
 def _caption_pair(objects: Sequence[SceneObject], dominant: SceneObject,
                   others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """Relative position of two objects (different categories when possible)."""
     if len(objects) == 1:
         return f'a {dominant.name} alone on a {rng.choice(_BACKGROUND_WORDS)} background'
     a, b = _pick_pair(objects, rng)
@@ -434,19 +441,23 @@ def _caption_pair(objects: Sequence[SceneObject], dominant: SceneObject,
 
 def _caption_picture(objects: Sequence[SceneObject], dominant: SceneObject,
                      others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """"A picture of" every category with its count."""
     things = _counted([o.name for o in objects], rng)
     return f'a picture of {things} on a {rng.choice(_BACKGROUND_WORDS)} background'
 
 
 def _caption_there_is(objects: Sequence[SceneObject], dominant: SceneObject,
                       others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """The dominant object together with the others."""
     if not others:
         return f'there is one big {dominant.name} and nothing else'
     return f'there is a big {dominant.name} together with {_counted([o.name for o in others], rng)}'
 
 
 def _caption_dominant_relation(objects: Sequence[SceneObject], dominant: SceneObject,
-                               others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+                               others: List[SceneObject], size: int,
+                               rng: np.random.Generator) -> str:
+    """Where the dominant object is relative to another one."""
     if not others:
         return f'the {dominant.name} is the only shape in the image'
     other = others[int(rng.integers(len(others)))]
@@ -455,6 +466,7 @@ def _caption_dominant_relation(objects: Sequence[SceneObject], dominant: SceneOb
 
 def _caption_largest(objects: Sequence[SceneObject], dominant: SceneObject,
                      others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """Every category with its count, naming the largest object."""
     if not others:
         return f'just one {dominant.name} {_position(dominant, size)}'
     return f'{_counted([o.name for o in objects], rng)}, the largest being a {dominant.name}'
@@ -462,11 +474,14 @@ def _caption_largest(objects: Sequence[SceneObject], dominant: SceneObject,
 
 def _caption_colours(objects: Sequence[SceneObject], dominant: SceneObject,
                      others: List[SceneObject], size: int, rng: np.random.Generator) -> str:
+    """Counts per colour only (no shapes), and the total."""
     colours = [o.name.split(' ')[0] + ' shape' for o in objects]
     total = _NUMBER_WORDS[len(objects)]
     return f'{_counted(colours, rng)}, {total} {_plural("object", len(objects))} in total'
 
 
+#: Caption templates, each called as ``template(objects, dominant, others, size, rng)`` with all
+#: objects, the dominant one, the others, the image size and the image's random stream.
 _CAPTION_TEMPLATES: Tuple[Callable[..., str], ...] = (
     _caption_position, _caption_inventory, _caption_pair, _caption_picture, _caption_there_is,
     _caption_dominant_relation, _caption_largest, _caption_colours)
@@ -551,7 +566,7 @@ def generate_synthetic_scenes(out_dir: str,
             coco_karpathy_<split>.json Karpathy captions (mmpretrain COCOCaption)
             coco_karpathy_<split>_gt.json  COCO captions (COCORetrieval, caption metric GT)
           meta/
-            <split>.txt                "<file name> <label>" (mmpretrain ImageNet, data_prefix=<split>)
+            <split>.txt                "<file name> <label>", relative to <split>/ (ImageNet)
             classes.txt                one class name per line
             generation.json            the generator version and arguments
 
@@ -619,7 +634,8 @@ def _write_split(out_dir: str, split: str, num_images: int, image_size: int, see
                             for caption in scene.captions)
         else:
             karpathy.append(
-                dict(image=relative, caption=list(scene.captions), image_id=f'synthetic_{image_id}'))
+                dict(image=relative, caption=list(scene.captions),
+                     image_id=f'synthetic_{image_id}'))
         labels.append(f'{file_name} {scene.label}\n')
         if progress is not None:
             progress(split, index + 1, num_images)
