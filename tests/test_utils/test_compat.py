@@ -1,6 +1,7 @@
 """The compatibility shims: resuming from MMEngine's own checkpoints under torch's safe loader."""
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -65,6 +66,11 @@ def test_save_then_resume_round_trip(tmp_path):
 def test_allow_list_is_exact_not_permissive(tmp_path):
     """Safety stays on: a pickled global outside the allow-list is still refused."""
     assert all(g is not None for g in mmengine_checkpoint_globals())
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from uniperceiver_v2.utils.compat import history_buffer_statistic
+    assert history_buffer_statistic(HistoryBuffer, "mean") is HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError):
+        history_buffer_statistic(np.ndarray, "tofile")
     path = tmp_path / 'evil.pth'
     torch.save({'obj': pickle.Pickler}, path)
     with pytest.raises(pickle.UnpicklingError):

@@ -24,12 +24,37 @@ import numpy as np
 import torch
 
 
+def history_buffer_statistic(owner: object, name: str):
+    """Stands in for ``getattr`` while a checkpoint is safe-loaded, and resolves nothing else.
+
+    ``HistoryBuffer.__getstate__`` pickles its statistics methods (``min``, ``max``, ``current``,
+    ``mean`` and any registered with ``HistoryBuffer.register_statistics``) as
+    ``getattr(HistoryBuffer, name)``.  Allow-listing the real builtin ``getattr`` would let a crafted
+    checkpoint reach any attribute of any allowed class (``ndarray.tofile`` writes files), so this
+    function is registered under the name ``builtins.getattr`` and only answers for those methods.
+
+    Raises:
+        pickle.UnpicklingError: for any other owner or attribute name.
+    """
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = set(HistoryBuffer._statistics_methods) | {'min', 'max', 'current', 'mean'}
+    if owner is not HistoryBuffer or name not in allowed:
+        raise pickle.UnpicklingError(
+            f'refusing getattr({owner!r}, {name!r}) while safe-loading a checkpoint: only '
+            f'HistoryBuffer statistics methods {sorted(allowed)} are allow-listed')
+    return getattr(HistoryBuffer, name)
+
+
 def mmengine_checkpoint_globals() -> List[object]:
     """The non-tensor globals pickled into an mmengine 0.10.7 checkpoint.
 
     ``message_hub`` state holds ``HistoryBuffer`` objects whose data are numpy arrays (and numpy
     scalars for ``_statistics_methods`` results); numpy pickles arrays with ``_reconstruct``, the
-    ``ndarray`` type and a ``dtype`` object of a concrete dtype class.
+    ``ndarray`` type, a ``dtype`` object of a concrete dtype class (torch already allows ``_codecs.encode``
+    for the raw bytes); the buffer's statistics methods are pickled as ``getattr(HistoryBuffer, name)``, served by
+    :func:`history_buffer_statistic`.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
 
@@ -38,6 +63,7 @@ def mmengine_checkpoint_globals() -> List[object]:
         np.float64, np.float32, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_)]
     return [
         HistoryBuffer,
+        (history_buffer_statistic, 'builtins.getattr'),
         multiarray._reconstruct,
         multiarray.scalar,
         np.ndarray,
