@@ -38,6 +38,8 @@ class UniPerceiverV2(BaseModel):
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='UniPerceiverV2DataPreprocessor')
+        if isinstance(data_preprocessor, dict):  # mmdet scope, whatever the default scope is
+            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not tasks:
             raise ValueError('UniPerceiverV2: config key model.tasks is empty; configure at least '

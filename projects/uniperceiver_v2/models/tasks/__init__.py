@@ -1,2 +1,4 @@
 """Registered components; each submodule is imported here so that importing the package registers it."""
 from .classification import ClassificationTask  # noqa: F401,E402
+from .retrieval import RetrievalTask  # noqa: F401,E402
+from .captioning import CaptioningTask  # noqa: F401,E402
