@@ -80,7 +80,8 @@ class UniPerceiverV2(BaseModel):
                            f'{list(self.tasks)}')
         return self.tasks[task]
 
-    def forward(self, inputs: Union[Tensor, List[Tensor], None], data_samples: Optional[list] = None,
+    def forward(self, inputs: Union[Tensor, List[Tensor], None] = None,
+                data_samples: Optional[list] = None,
                 mode: str = 'tensor', task: Optional[str] = None):
         """Route to the task.
 
