@@ -1,4 +1,5 @@
 from .compat import apply_compat, atomic_put, mmengine_checkpoint_globals
+from .checkpoint import check_checkpoint_matches
 from .dist import all_gather_with_grad
 
-__all__ = ['apply_compat', 'atomic_put', 'mmengine_checkpoint_globals', 'all_gather_with_grad']
+__all__ = ['apply_compat', 'atomic_put', 'check_checkpoint_matches', 'mmengine_checkpoint_globals', 'all_gather_with_grad']
