@@ -3,3 +3,4 @@ from .classification import ClassificationTask  # noqa: F401,E402
 from .retrieval import RetrievalTask  # noqa: F401,E402
 from .captioning import CaptioningTask  # noqa: F401,E402
 from .language_modeling import LanguageModelingTask  # noqa: F401,E402
+from .detection import DetectionTask  # noqa: F401,E402
