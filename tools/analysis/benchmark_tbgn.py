@@ -1,0 +1,99 @@
+"""Step time of the TBGN optimizer wrapper vs MMEngine's OptimWrapper + torch AdamW.
+
+Both wrappers train identical copies of the same model on the same batches in one process, in
+interleaved repeats; the script prints the median times and their ratio (target <= 1.05 for a full
+training step).  Two figures: the whole ``update_params`` step (forward + backward + optimizer)
+and the optimizer step alone (``wrapper.step()`` on fixed gradients).
+
+Usage::
+
+    python tools/analysis/benchmark_tbgn.py [--params 4e6] [--repeats 7] [--iters 20] [--device cpu]
+"""
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+from torch import nn
+
+import uniperceiver_v2  # noqa: F401
+from uniperceiver_v2.engine import TBGNOptimWrapper
+
+
+def make_model(n_params: float, width: int = 512) -> nn.Module:
+    """A transformer-block-like MLP stack with about ``n_params`` parameters."""
+    per_block = 2 * width * 4 * width + 5 * width + 2 * width
+    blocks = max(1, int(round(n_params / per_block)))
+    layers = []
+    for _ in range(blocks):
+        layers += [nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.GELU(),
+                   nn.Linear(4 * width, width)]
+    return nn.Sequential(*layers)
+
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def time_steps(wrapper, model, batches, device, full: bool) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    for x in batches:
+        if full:
+            wrapper.update_params(model(x).pow(2).mean())
+        else:
+            wrapper.step()
+    sync(device)
+    return (time.perf_counter() - t0) / len(batches)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--params', type=float, default=4e6)
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--repeats', type=int, default=7)
+    parser.add_argument('--iters', type=int, default=20)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    base = make_model(args.params).to(args.device)
+    n = sum(p.numel() for p in base.parameters())
+    models = dict(adamw=base, tbgn=copy.deepcopy(base))
+    hyper = dict(lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05)
+    wrappers = dict(
+        adamw=OptimWrapper(torch.optim.AdamW(models['adamw'].parameters(), **hyper)),
+        tbgn=TBGNOptimWrapper(torch.optim.AdamW(models['tbgn'].parameters(), **hyper),
+                              task_weights=dict(a=1.0), sampling_weights=dict(a=1.0)))
+    MessageHub.get_current_instance().update_info('task', 'a')
+    batches = [torch.randn(args.batch, 512, device=args.device) for _ in range(args.iters)]
+
+    results = {}
+    for full in (True, False):
+        if not full:  # fixed gradients for the optimizer-only timing
+            for name, model in models.items():
+                model(batches[0]).pow(2).mean().backward()
+        times = {name: [] for name in wrappers}
+        for name in wrappers:  # warm-up
+            time_steps(wrappers[name], models[name], batches[:3], args.device, full)
+        for _ in range(args.repeats):
+            for name in wrappers:  # interleaved: both see the same machine load
+                times[name].append(time_steps(wrappers[name], models[name], batches,
+                                              args.device, full))
+        results['update_params' if full else 'optimizer step'] = {
+            k: statistics.median(v) for k, v in times.items()}
+
+    print(f'model: {n / 1e6:.2f}M parameters, batch {args.batch}, device {args.device}, '
+          f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
+          f'{args.repeats} repeats x {args.iters} iterations, medians')
+    for what, t in results.items():
+        print(f'{what:>15}: AdamW+OptimWrapper {t["adamw"] * 1e3:8.2f} ms | '
+              f'TBGNOptimWrapper {t["tbgn"] * 1e3:8.2f} ms | ratio {t["tbgn"] / t["adamw"]:.3f}')
+
+
+if __name__ == '__main__':
+    main()
