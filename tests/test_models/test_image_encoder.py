@@ -1,0 +1,120 @@
+"""ImageEncoder: ImageTokens shapes, paddings, top-N selection, losses, reused assignment, grads."""
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+import uniperceiver_v2  # noqa: F401
+from uniperceiver_v2.models.image_tokens import ImageTokens
+
+TINY_CFG = osp.join(osp.dirname(__file__), 'test_region_proposal', 'tiny_maskdino.py')
+
+
+def _sample(h, w, pad, num_gts):
+    sample = DetDataSample(metainfo=dict(img_shape=(h, w), batch_input_shape=pad, pad_shape=pad,
+                                         ori_shape=(h, w), scale_factor=(1., 1.)))
+    masks = torch.zeros(num_gts, h, w, dtype=torch.uint8)
+    boxes = []
+    for i in range(num_gts):
+        masks[i, 4 + 8 * i:24 + 8 * i, 6:30] = 1
+        boxes.append([6, 4 + 8 * i, 30, 24 + 8 * i])
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        labels=torch.arange(num_gts), masks=BitmapMasks(masks.numpy(), h, w))
+    return sample
+
+
+@pytest.fixture
+def encoder():
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(TINY_CFG).image_encoder)
+    model.init_weights()
+    return model
+
+
+@pytest.fixture
+def batch():
+    pad = (64, 96)
+    samples = [_sample(64, 96, pad, 3), _sample(40, 60, pad, 0)]
+    return torch.randn(2, 3, *pad), samples
+
+
+def test_forward_shapes_and_paddings(encoder, batch):
+    inputs, samples = batch
+    encoder.eval()
+    with torch.no_grad():
+        tokens = encoder(inputs, samples)
+    assert isinstance(tokens, ImageTokens) and tokens.proposal_gt_index is None
+    # global: 1 attention pool + the 2x3 stride-32 map
+    assert tokens.global_tokens.shape == (2, 7, 48)
+    assert not tokens.global_padding_mask[0].any()
+    # the 40x60 image covers 2x2 of the 2x3 map: the third column is padding
+    assert tokens.global_padding_mask[1].tolist() == [False] + [False, False, True] * 2
+    assert tokens.proposal_tokens.shape == (2, 8, 48)
+    assert tokens.proposal_padding_mask.shape == (2, 8) and not tokens.proposal_padding_mask.any()
+    assert tokens.proposal_boxes.shape == (2, 8, 4)
+    assert tokens.proposal_mask_logits.shape == (2, 8, 16, 24)   # stride 4 of the padded batch
+    assert tokens.proposal_query_index.shape == (2, 8)
+    seq, mask = tokens.tokens()
+    assert seq.shape == (2, 15, 48) and mask.shape == (2, 15)
+
+
+def test_top_n_by_objectness_and_num_proposals(encoder, batch):
+    inputs, samples = batch
+    encoder.eval()
+    with torch.no_grad():
+        out = encoder.proposal_network.forward_proposals(
+            encoder.proposal_network.extract_feat(inputs), samples)
+        tokens = encoder(inputs, samples, num_proposals=5)
+        all_tokens = encoder(inputs, samples, num_proposals=20)
+    obj = tokens.proposal_objectness
+    assert obj.shape == (2, 5) and (obj[:, :-1] >= obj[:, 1:]).all()
+    expected = out['objectness'].topk(5, dim=1)
+    torch.testing.assert_close(obj, expected.values)
+    assert torch.equal(tokens.proposal_query_index, expected.indices)
+    assert sorted(all_tokens.proposal_query_index[0].tolist()) == list(range(20))
+    with pytest.raises(ValueError, match='num_proposals'):
+        encoder(inputs, samples, num_proposals=21)
+
+
+def test_loss_prefix_and_gt_index_reuse(encoder, batch):
+    inputs, samples = batch
+    tokens, losses = encoder.loss(inputs, samples, num_proposals=20)
+    assert losses and all(k.startswith('proposal.') for k in losses)
+    assert {'proposal.loss_cls', 'proposal.loss_mask', 'proposal.enc_loss_dice',
+            'proposal.dn_loss_bbox', 'proposal.d0.loss_iou'} <= set(losses)
+    gt_index = tokens.proposal_gt_index
+    assert gt_index.shape == (2, 20) and gt_index.dtype == torch.long
+    # with all queries kept, image 0 has each of its 3 gts matched exactly once, image 1 none
+    assert sorted(gt_index[0][gt_index[0] >= 0].tolist()) == [0, 1, 2]
+    assert (gt_index[1] == -1).all()
+
+
+def test_gradients_flow_into_backbone_proposals_and_tokens(encoder, batch):
+    inputs, samples = batch
+    tokens, losses = encoder.loss(inputs, samples)
+    (sum(losses.values()) + tokens.global_tokens.sum() + tokens.proposal_tokens.sum()).backward()
+    params = dict(encoder.named_parameters())
+    for name in ('proposal_network.backbone.conv1.conv.weight',
+                 'proposal_network.backbone.conv2.conv.weight',
+                 'proposal_network.encoder.layers.0.ffn.layers.0.0.weight',
+                 'proposal_network.decoder.layers.1.ffn.layers.0.0.weight',
+                 'proposal_network.bbox_head.mask_embed.layers.2.weight',
+                 'global_tokens.attn.in_proj_weight', 'global_tokens.input_proj.weight',
+                 'proposal_tokens.sem_proj.weight', 'proposal_tokens.box_proj.weight',
+                 'proposal_tokens.mask_proj.weight'):
+        assert params[name].grad is not None and params[name].grad.abs().sum() > 0, name
+
+
+def test_missing_metainfo_is_reported(encoder, batch):
+    inputs, samples = batch
+    bare = [DetDataSample(metainfo=dict(img_shape=(64, 96))) for _ in samples]
+    with pytest.raises(KeyError, match='batch_input_shape'):
+        encoder(inputs, bare)
