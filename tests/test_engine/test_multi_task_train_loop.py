@@ -163,7 +163,15 @@ def test_two_ranks_draw_same_tasks_and_train(two_rank_results):
         assert sum(losses[-k:]) / k < sum(losses[:k]) / k, (task, losses)
     vals = full[0]['vals']
     assert len(vals) == 2 and set(vals[-1]) == {'cls/top1', 'ret/Recall@1'}
-    assert vals[-1] == full[1]['vals'][-1]  # metrics collected over both ranks' shards
+    assert vals[-1] == full[1]['vals'][-1]
+    # the final validation ran on the final weights: its accuracy over both ranks' shards equals
+    # the accuracy computed directly on the whole validation set
+    model = StandInMultiTaskModel()
+    model.load_state_dict({k: torch.tensor(v) for k, v in two_rank_results[0]['full_params'].items()})
+    ds = ToyTaskDataset('cls', n=8, seed=len('cls'))
+    with torch.no_grad():
+        acc = 100.0 * float((model.cls_head(model.trunk(ds.x)).argmax(1) == ds.label).float().mean())
+    assert vals[-1]['cls/top1'] == pytest.approx(acc)
 
 
 def test_resume_continues_task_sequence_data_and_weights(two_rank_results):
