@@ -89,17 +89,17 @@ class AttributeMoEFFN(nn.Module):
         self.router = AttributeRouter(router_dims or embed_dims, num_experts, top_k,
                                       gate_noise_std)
         E, C, Fh = num_experts, embed_dims, feedforward_channels
-        # stored as (E, in, out) so that x @ W works after merging
-        self.w1 = nn.Parameter(torch.empty(E, C, Fh))
+        # stored as (E, out, in) like nn.Linear, so a merged weight goes straight into F.linear
+        self.w1 = nn.Parameter(torch.empty(E, Fh, C))
         self.b1 = nn.Parameter(torch.empty(E, Fh))
-        self.w2 = nn.Parameter(torch.empty(E, Fh, C))
+        self.w2 = nn.Parameter(torch.empty(E, C, Fh))
         self.b2 = nn.Parameter(torch.empty(E, C))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Each expert initialised like ``nn.Linear``."""
         for w, b in ((self.w1, self.b1), (self.w2, self.b2)):
-            bound = 1.0 / math.sqrt(w.shape[1])
+            bound = 1.0 / math.sqrt(w.shape[2])
             nn.init.uniform_(w, -bound, bound)
             nn.init.uniform_(b, -bound, bound)
 
@@ -107,7 +107,8 @@ class AttributeMoEFFN(nn.Module):
         """W_s = sum_i g_{s,i} W_i for each kind (paper.md §2).
 
         Returns:
-            list[Tensor]: ``w1 (S, C, F), b1 (S, F), w2 (S, F, C), b2 (S, C)``.
+            list[Tensor]: ``w1 (S, F, C), b1 (S, F), w2 (S, C, F), b2 (S, C)`` (``nn.Linear``
+            layout: ``y = x W^T + b``).
         """
         idx, gates = self.router(kinds)
         gates = gates.to(self.w1.dtype)
@@ -137,9 +138,12 @@ class AttributeMoEFFN(nn.Module):
         w1, b1, w2, b2 = self.merged_weights(uniq)
         pos = {k: i for i, k in enumerate(uniq)}
         if len(uniq) == 1:  # one kind: a single dense FFN
-            return F.gelu(x @ w1[0] + b1[0]) @ w2[0] + b2[0]
-        outs = []
-        for chunk, kind in zip(x.split(lengths, dim=1), kinds):
+            return F.linear(F.gelu(F.linear(x, w1[0], b1[0])), w2[0], b2[0])
+        out = torch.empty_like(x)
+        start = 0
+        for kind, n in segments:  # one dense matmul pair per segment
             s = pos[kind]
-            outs.append(F.gelu(chunk @ w1[s] + b1[s]) @ w2[s] + b2[s])
-        return torch.cat(outs, dim=1)
+            out[:, start:start + n] = F.linear(F.gelu(F.linear(x[:, start:start + n], w1[s], b1[s])),
+                                               w2[s], b2[s])
+            start += n
+        return out

@@ -8,8 +8,8 @@ from uniperceiver_v2.models.moe import AttributeMoEFFN
 
 
 def explicit_linear_mixture(x, gates, w, b):
-    """sum_i g_i (x W_i + b_i) with one explicit output per expert."""
-    return sum(g * (x @ w[i] + b[i]) for i, g in enumerate(gates) if g != 0)
+    """sum_i g_i (x W_i^T + b_i) with one explicit output per expert."""
+    return sum(g * (x @ w[i].t() + b[i]) for i, g in enumerate(gates) if g != 0)
 
 
 def test_merged_linear_equals_explicit_mixture():
@@ -20,9 +20,9 @@ def test_merged_linear_equals_explicit_mixture():
     assert (gates > 0).sum() == 2 and torch.allclose(gates.sum(), torch.tensor(1.).double())
     w1, b1, w2, b2 = moe.merged_weights(['caption_text'])
     # each merged linear layer == explicit mixture of the experts' outputs
-    assert torch.allclose(x @ w1[0] + b1[0], explicit_linear_mixture(x, gates, moe.w1, moe.b1))
-    h = F.gelu(x @ w1[0] + b1[0])
-    assert torch.allclose(h @ w2[0] + b2[0], explicit_linear_mixture(h, gates, moe.w2, moe.b2))
+    assert torch.allclose(x @ w1[0].t() + b1[0], explicit_linear_mixture(x, gates, moe.w1, moe.b1))
+    h = F.gelu(x @ w1[0].t() + b1[0])
+    assert torch.allclose(h @ w2[0].t() + b2[0], explicit_linear_mixture(h, gates, moe.w2, moe.b2))
     # the whole FFN: explicit mixture in both layers with the segment's gates
     expected = explicit_linear_mixture(
         F.gelu(explicit_linear_mixture(x, gates, moe.w1, moe.b1)), gates, moe.w2, moe.b2)
