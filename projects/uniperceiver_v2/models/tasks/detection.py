@@ -326,7 +326,7 @@ class DetectionTask(BaseTask):
             list[InstanceData]: ``bboxes (k, 4)``, ``scores (k,)``, ``labels (k,)`` and with
             ``with_mask`` ``masks (k, H_ori, W_ori)`` bool.
         """
-        for key in ('img_shape', 'ori_shape', 'scale_factor', 'batch_input_shape'):
+        for key in ('img_shape', 'ori_shape', 'batch_input_shape'):
             if any(key not in meta for meta in batch_img_metas):
                 raise KeyError(f'DetectionTask: every data sample needs metainfo `{key}` '
                                '(keep it in PackDetInputs.meta_keys)')
@@ -342,13 +342,24 @@ class DetectionTask(BaseTask):
             boxes = boxes * boxes.new_tensor([img_w, img_h, img_w, img_h])
             boxes[:, 0::2] = boxes[:, 0::2].clamp(min=0, max=img_w)
             boxes[:, 1::2] = boxes[:, 1::2].clamp(min=0, max=img_h)
-            boxes = boxes / boxes.new_tensor(meta['scale_factor']).repeat(2)
+            boxes = boxes / boxes.new_tensor(self.scale_factor(meta)).repeat(2)
             result = InstanceData(bboxes=boxes, scores=top_scores[i], labels=labels[i])
             if self.with_mask:
                 result.masks = self.masks_to_original(
                     image_tokens.proposal_mask_logits[i, proposal_index[i]], meta)
             results.append(result)
         return results
+
+    @staticmethod
+    def scale_factor(meta: dict) -> Tuple[float, float]:
+        """``(w, h)`` resize factor; ``(1, 1)`` when no Resize ran (``img_shape == ori_shape``)."""
+        if 'scale_factor' in meta:
+            return tuple(meta['scale_factor'])
+        if tuple(meta['img_shape'][:2]) != tuple(meta['ori_shape'][:2]):
+            raise KeyError('DetectionTask: metainfo `scale_factor` is missing but img_shape '
+                           f"{meta['img_shape']} != ori_shape {meta['ori_shape']} (keep "
+                           'scale_factor in PackDetInputs.meta_keys)')
+        return (1.0, 1.0)
 
     def masks_to_original(self, mask_logits: Tensor, meta: dict) -> Tensor:
         """Mask logits over the padded batch -> boolean masks at ``ori_shape``.
