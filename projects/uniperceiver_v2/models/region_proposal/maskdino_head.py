@@ -385,7 +385,14 @@ class MaskDINOHead(DINOHead):
             det[:, 1::2] = det[:, 1::2].clamp(0, img_h)
             mask = masks[i, :, :img_h, :img_w]
             if rescale:
-                det = det / det.new_tensor(meta['scale_factor']).repeat(2)
+                if 'scale_factor' in meta:
+                    scale = det.new_tensor(meta['scale_factor']).repeat(2)
+                elif tuple(meta['ori_shape'][:2]) == (img_h, img_w):
+                    scale = det.new_ones(4)  # no Resize in the pipeline
+                else:
+                    raise KeyError('MaskDINOHead.predict: metainfo has no `scale_factor` but '
+                                   f"ori_shape {meta['ori_shape']} != img_shape {(img_h, img_w)}")
+                det = det / scale
                 mask = F.interpolate(mask[None], size=tuple(meta['ori_shape']),
                                      mode='bilinear', align_corners=False)[0]
             results.append(InstanceData(bboxes=det, scores=scores[i], masks=mask > 0,
