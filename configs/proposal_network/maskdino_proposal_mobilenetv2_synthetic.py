@@ -44,7 +44,7 @@ val_dataloader = dict(batch_size=8, num_workers=1)
 test_dataloader = val_dataloader
 
 max_iters = 1500
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
