@@ -1,0 +1,224 @@
+"""Benchmark the Uni-Perceiver v2 image encoder against mmdet's own DINO, measured in the same run.
+
+Both models get the same backbone, input size, batch, query count, denoising queries and
+encoder / decoder depths (taken from the proposal network config); each is timed for forward +
+backward of its training loss (the encoder: ``ImageEncoder.loss`` plus its global and proposal
+tokens; DINO: ``DINO.loss``).  Each model runs in its own subprocess so that peak memory is its
+own: CUDA ``max_memory_allocated`` on GPU, the process's peak RSS on CPU, and on both the bytes of
+the distinct tensors autograd saves for backward (activation memory, deterministic).  The script
+prints the ratios encoder / DINO (target: time <= 1.3x).
+
+Usage::
+
+    python tools/analysis/benchmark_image_encoder.py                       # R50, 320 px, CPU/GPU
+    python tools/analysis/benchmark_image_encoder.py --size 512 --batch 2 --device cuda
+    python tools/analysis/benchmark_image_encoder.py --config configs/proposal_network/\
+maskdino_proposal_mobilenetv2_synthetic.py --size 128 --batch 8
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
+DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'proposal_network', 'maskdino_proposal_r50_coco.py')
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='ImageEncoder vs mmdet DINO: time and memory')
+    parser.add_argument('--config', default=DEFAULT_CONFIG,
+                        help='proposal network config (its `model` is the proposal network)')
+    parser.add_argument('--size', type=int, default=320, help='square input side (pixels)')
+    parser.add_argument('--batch', type=int, default=1, help='images per batch')
+    parser.add_argument('--gts', type=int, default=5, help='ground-truth instances per image')
+    parser.add_argument('--iters', type=int, default=3, help='timed iterations')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
+    parser.add_argument('--embed-dims', type=int, default=768, help='ImageEncoder token width')
+    parser.add_argument('--num-proposals', type=int, default=200, help='N proposal tokens')
+    parser.add_argument('--device', default=None, help='cpu or cuda (default: cuda if available)')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--worker', choices=['encoder', 'dino'], help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def proposal_network_cfg(args: argparse.Namespace) -> dict:
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config).model
+    cfg.pop('data_preprocessor', None)
+    backbone = cfg.backbone
+    if backbone.get('type') == 'TorchvisionMobileNetV2':
+        backbone.weights_package = None   # timing only: random weights, no package needed
+    backbone.pop('init_cfg', None)
+    return cfg.to_dict()
+
+
+def dino_cfg(pn: dict) -> dict:
+    """mmdet DINO with the proposal network's backbone, widths, depths and queries."""
+    cfg = copy.deepcopy(pn)
+    neck = cfg['neck']
+    # DINO: strides 8..64, no stride-4 level
+    cfg['backbone']['out_indices'] = tuple(cfg['backbone']['out_indices'])[1:]
+    neck['in_channels'] = neck['in_channels'][1:]
+    neck['num_outs'] = cfg.get('num_feature_levels', 4)
+    head = cfg['bbox_head']
+    cfg['bbox_head'] = dict(type='DINOHead', num_classes=80, embed_dims=head['embed_dims'],
+                            sync_cls_avg_factor=True, loss_cls=head['loss_cls'],
+                            loss_bbox=head['loss_bbox'], loss_iou=head['loss_iou'])
+    cfg['train_cfg'] = dict(assigner=dict(type='HungarianAssigner', match_costs=[
+        dict(type='FocalLossCost', weight=2.0),
+        dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
+        dict(type='IoUCost', iou_mode='giou', weight=2.0)]))
+    cfg['type'] = 'DINO'
+    cfg.pop('pixel_embedding', None)
+    return cfg
+
+
+def encoder_cfg(pn: dict, args: argparse.Namespace, last_channels: int) -> dict:
+    return dict(type='ImageEncoder', proposal_network=pn,
+                global_tokens=dict(type='GlobalTokens', in_channels=last_channels, num_pools=1,
+                                   num_heads=8),
+                embed_dims=args.embed_dims,
+                num_proposals=min(args.num_proposals, pn['num_queries']))
+
+
+def make_batch(args, device):
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+    gen = torch.Generator().manual_seed(0)
+    size = args.size
+    inputs = torch.randn(args.batch, 3, size, size, generator=gen).to(device)
+    samples = []
+    for _ in range(args.batch):
+        xy = torch.rand(args.gts, 2, generator=gen) * size * 0.6
+        wh = torch.rand(args.gts, 2, generator=gen) * size * 0.3 + size * 0.05
+        boxes = torch.cat([xy, xy + wh], 1).round().clamp(max=size)
+        masks = torch.zeros(args.gts, size, size, dtype=torch.uint8)
+        for i, (x0, y0, x1, y1) in enumerate(boxes.int().tolist()):
+            masks[i, y0:y1, x0:x1] = 1
+        sample = DetDataSample(metainfo=dict(img_shape=(size, size), pad_shape=(size, size),
+                                             batch_input_shape=(size, size),
+                                             ori_shape=(size, size), scale_factor=(1., 1.)))
+        sample.gt_instances = InstanceData(bboxes=boxes.to(device),
+                                           labels=torch.zeros(args.gts, dtype=torch.long,
+                                                              device=device),
+                                           masks=BitmapMasks(masks.numpy(), size, size))
+        samples.append(sample)
+    return inputs, samples
+
+
+def run_worker(args: argparse.Namespace) -> dict:
+    import torch
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    sys.path.insert(0, osp.join(ROOT, 'projects'))
+    import uniperceiver_v2  # noqa: F401
+    init_default_scope('mmdet')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    pn = proposal_network_cfg(args)
+    backbone = MODELS.build(copy.deepcopy(pn['backbone']))
+    with torch.no_grad():
+        last_channels = backbone(torch.zeros(1, 3, 64, 64))[-1].shape[1]
+    del backbone
+    if args.worker == 'encoder':
+        model = MODELS.build(encoder_cfg(pn, args, last_channels))
+    else:
+        model = MODELS.build(dino_cfg(pn))
+        if model.embed_dims != 256:   # same fix as MaskDINOProposalDetector (see there)
+            from mmdet.models.layers.transformer.utils import MLP
+            model.decoder.ref_point_head = MLP(512, model.embed_dims, model.embed_dims, 2)
+    model.init_weights()
+    model.to(device).train()
+    inputs, samples = make_batch(args, device)
+
+    saved = {}
+
+    def pack(t):   # bytes of the distinct storages kept for backward = activation memory
+        storage = t.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    def step():
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            if args.worker == 'encoder':
+                tokens, losses = model.loss(inputs, samples)
+                loss = sum(losses.values()) + tokens.global_tokens.mean() + \
+                    tokens.proposal_tokens.mean()
+            else:
+                loss = sum(v for v in model.loss(inputs, samples).values())
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        return sum(saved.values()) / 2**20
+
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+
+    for _ in range(args.warmup):
+        step()
+    sync()
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(args.iters):
+        sync()
+        start = time.perf_counter()
+        activation_mb = step()
+        sync()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    result = dict(model=args.worker, median_s=times[len(times) // 2], min_s=times[0],
+                  activation_mb=activation_mb,
+                  params_m=sum(p.numel() for p in model.parameters()) / 1e6)
+    if device.type == 'cuda':
+        result['peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    else:   # process peak RSS (libraries + model + activations), and its growth while timed
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result['peak_mb'] = peak / 1024
+        result['rss_growth_mb'] = max(peak - rss0, 0) / 1024
+    return result
+
+
+def main() -> None:
+    args = parse_args()
+    if args.device is None:
+        import torch
+        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.worker:
+        print(json.dumps(run_worker(args)))
+        return
+    results = {}
+    for worker in ('dino', 'encoder'):   # same run, same inputs, one subprocess each
+        cmd = [sys.executable, osp.abspath(__file__), '--worker', worker] + sys.argv[1:]
+        if '--device' not in sys.argv:
+            cmd += ['--device', args.device]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONWARNINGS='ignore'))
+        results[worker] = json.loads(out.stdout.strip().splitlines()[-1])
+    dino, enc = results['dino'], results['encoder']
+    print(f'device={args.device} config={osp.basename(args.config)} size={args.size} '
+          f'batch={args.batch} gts/img={args.gts} iters={args.iters}')
+    peak_name = 'CUDA peak allocated' if args.device.startswith('cuda') else 'peak RSS'
+    for r in (dino, enc):
+        print(f"{r['model']:8s} fwd+bwd median {r['median_s'] * 1000:8.1f} ms "
+              f"(min {r['min_s'] * 1000:.1f})  saved activations {r['activation_mb']:8.1f} MB  "
+              f"{peak_name} {r['peak_mb']:8.1f} MB  params {r['params_m']:.2f}M")
+    print(f"ratio encoder/DINO: time {enc['median_s'] / dino['median_s']:.2f}x (min "
+          f"{enc['min_s'] / dino['min_s']:.2f}x)  saved activations "
+          f"{enc['activation_mb'] / dino['activation_mb']:.2f}x  {peak_name} "
+          f"{enc['peak_mb'] / dino['peak_mb']:.2f}x")
+
+
+if __name__ == '__main__':
+    main()
