@@ -40,7 +40,8 @@ class TextEncoder(BaseModule):
             from the config (False, e.g. tiny test models).
         config_overrides (dict, optional): fields of the transformers config to override, e.g.
             ``dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2,
-            intermediate_size=64)`` (only with ``load_weights=False``).
+            intermediate_size=64)`` for a random tiny model, or ``dict(num_hidden_layers=2)`` with
+            ``load_weights=True`` to keep only the first pretrained layers.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -51,16 +52,14 @@ class TextEncoder(BaseModule):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
         if max_length < 3:
             raise ValueError(f'TextEncoder: max_length must be >= 3, got {max_length}')
-        if config_overrides and load_weights:
-            raise ValueError('TextEncoder: config_overrides change the architecture and need '
-                             'load_weights=False')
         path = resolve_pretrained(pretrained)
         local = os.path.isdir(path)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
             if load_weights:
                 self.model = AutoModel.from_pretrained(path, local_files_only=local,
-                                                       add_pooling_layer=False)
+                                                       add_pooling_layer=False,
+                                                       **(config_overrides or {}))
             else:
                 cfg = AutoConfig.from_pretrained(path, local_files_only=local,
                                                  **(config_overrides or {}))
