@@ -58,8 +58,9 @@ class TBGNOptimWrapper(OptimWrapper):
 
     The hyper-parameters ``lr``, ``betas``, ``eps``, ``weight_decay`` are read from the wrapped
     ``torch.optim.AdamW``'s param groups at every step, so ``paramwise_cfg`` multipliers and param
-    schedulers work as usual; its ``state`` holds the moments (``exp_avg``, ``exp_avg_sq``,
-    ``step``), so checkpoints save and resume them.  The task comes from the MessageHub runtime info
+    schedulers work as usual; its ``state`` holds the moments (``exp_avg`` = m, ``exp_avg_sq`` = j·n
+    with the scalar j of :meth:`_adamw_group`, ``step``), so checkpoints save and resume them.
+    The update runs torch's fused AdamW kernel (one pass) after one global norm computation.  The task comes from the MessageHub runtime info
     ``'task'`` (or ``step(task=...)``); without it the wrapper is AdamW on the normalised gradient
     with ``ω = s = 1``.
 
@@ -106,6 +107,8 @@ class TBGNOptimWrapper(OptimWrapper):
                                                True)
         self.task_steps: Dict[str, int] = {}
         self.skipped_steps = 0
+        #: param-group index -> j, the scale of the stored second moment (see _adamw_group)
+        self.sq_scales: Dict[int, float] = {}
 
     # ------------------------------------------------------------------ task factors
     def task_factors(self, task: Optional[str] = None) -> Tuple[Optional[str], float, float]:
@@ -211,23 +214,34 @@ class TBGNOptimWrapper(OptimWrapper):
             self.message_hub.update_scalar('train/tbgn_skipped_steps', self.skipped_steps)
             return False
         self.message_hub.update_scalar('train/grad_norm', norm)
-        # g / s = (ω / (‖∇L‖ s)) ∇L; written into .grad (one pass) so m uses one lerp.
-        scale = omega / (norm * s) if norm > 0 else 0.0
-        torch._foreach_mul_(all_grads, scale)
-        for group, with_grad, grads, without in per_group:
+        # the kernel divides every gradient by grad_scale: ∇L / grad_scale = (ω / ‖∇L‖) ∇L / s_k
+        grad_scale = s * norm / omega if norm > 0 and omega > 0 else math.inf
+        for index, (group, with_grad, grads, without) in enumerate(per_group):
             if with_grad or without:
-                self._adamw_group(group, with_grad, grads, without, s)
+                self._adamw_group(index, group, with_grad, grads, without, grad_scale, s)
         if task is not None:
             self.task_steps[task] = self.task_steps.get(task, 0) + 1
         return True
 
-    def _adamw_group(self, group: dict, with_grad: List[Tensor], grads: List[Tensor],
-                     without: List[Tensor], s: float) -> None:
-        """AdamW of one param group with ``grads`` = g/s and moment weights ``(1-β)``, ``(1-β)·s``."""
-        lr, (beta1, beta2) = group['lr'], group['betas']
+    def _adamw_group(self, index: int, group: dict, with_grad: List[Tensor], grads: List[Tensor],
+                     without: List[Tensor], grad_scale: float, s: float) -> None:
+        """The AdamW update of one param group with the 1/s_k moment compensation.
+
+        Runs torch's fused AdamW kernel (one pass over parameters, gradients and moments) on
+        ``G = g / s_k`` (``grad_scale``), which gives ``m_t = β1·m + (1-β1)·g/s_k`` directly.  For
+        ``n`` the kernel would add ``(1-β2)·g²/s_k²`` instead of ``(1-β2)·g²/s_k``; the state
+        therefore holds ``ñ = j·n`` with a per-group scalar ``j`` and a per-step ``β2'``::
+
+            j' = 1 / (β2/j + (1-β2)·s_k),   β2' = j'·β2/j   =>   ñ' = β2'·ñ + (1-β2')·G² = j'·n_t
+
+        and the kernel's bias correction is switched off (step count → ∞) and folded, with ``j'``,
+        into its scalars: ``lr' = α·sqrt(j'·bc2)/bc1``, ``ε' = ε·sqrt(j'·bc2)``,
+        ``λ' = α·λ/lr'``, so that ``lr'·m/(sqrt(ñ')+ε') = α·(m_t/bc1)/(sqrt(n_t/bc2)+ε)`` and
+        ``lr'·λ' = α·λ`` exactly.  ``bc1 = 1-β1^t``, ``bc2 = 1-β2^t`` use each parameter's own step
+        count ``t``.  Parameters without gradient get a zero gradient.
+        """
+        lr, (beta1, beta2) = float(group['lr']), group['betas']
         eps, weight_decay = group['eps'], group['weight_decay']
-        if isinstance(lr, Tensor):
-            lr = float(lr)
         state = self.optimizer.state
         for p in with_grad:
             st = state[p]
@@ -235,44 +249,39 @@ class TBGNOptimWrapper(OptimWrapper):
                 st['step'] = 0
                 st['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 st['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        params = with_grad + without
-        exp_avgs = [state[p]['exp_avg'] for p in params]
-        exp_avg_sqs = [state[p]['exp_avg_sq'] for p in params]
-        steps = []
-        for p in params:
-            state[p]['step'] = int(state[p]['step']) + 1
-            steps.append(state[p]['step'])
-        n_g = len(with_grad)
-        # m = β1 m + (1-β1) g/s ;  n = β2 n + (1-β2) s (g/s)² = β2 n + (1-β2) g²/s
-        if n_g:
-            torch._foreach_lerp_(exp_avgs[:n_g], grads, 1 - beta1)
-        if without:
-            torch._foreach_mul_(exp_avgs[n_g:], beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        if n_g:
-            torch._foreach_addcmul_(exp_avg_sqs[:n_g], grads, grads, value=(1 - beta2) * s)
-        if weight_decay != 0:
-            torch._foreach_mul_(params, 1 - lr * weight_decay)
-        if len(set(steps)) == 1:
-            t = steps[0]
-            step_size = -lr / (1 - beta1**t)
-            denom = torch._foreach_sqrt(exp_avg_sqs)
-            torch._foreach_div_(denom, math.sqrt(1 - beta2**t))
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(params, exp_avgs, denom, step_size)
-        else:
-            step_sizes = [-lr / (1 - beta1**t) for t in steps]
-            denom = torch._foreach_sqrt(exp_avg_sqs)
-            torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(params, exp_avgs, denom, step_sizes)
+        j_old = self.sq_scales.get(index, 1.0)
+        j = 1.0 / (beta2 / j_old + (1.0 - beta2) * s)
+        beta2_k = j * beta2 / j_old
+        buckets: Dict[tuple, List[list]] = {}
+        for p, g in zip(with_grad + without, grads + [None] * len(without)):
+            st = state[p]
+            st['step'] = int(st['step']) + 1
+            bucket = buckets.setdefault((p.device, p.dtype, st['step']), [[], [], [], []])
+            bucket[0].append(p)
+            bucket[1].append(torch.zeros_like(p) if g is None else g)
+            bucket[2].append(st['exp_avg'])
+            bucket[3].append(st['exp_avg_sq'])
+        for (device, _, t), (params, gs, exp_avgs, exp_avg_sqs) in buckets.items():
+            bc1, bc2 = 1.0 - beta1**t, 1.0 - beta2**t
+            root = math.sqrt(j * bc2)
+            lr_k = lr * root / bc1
+            no_bias_correction = torch.full((), 2.0**40, dtype=torch.float32, device=device)
+            torch._fused_adamw_(
+                params, gs, exp_avgs, exp_avg_sqs, [], [no_bias_correction] * len(params),
+                lr=lr_k, beta1=beta1, beta2=beta2_k,
+                weight_decay=lr * weight_decay / lr_k if lr_k > 0 else 0.0,
+                eps=eps * root, amsgrad=False, maximize=False,
+                grad_scale=torch.full((), grad_scale, dtype=torch.float32, device=device),
+                found_inf=None)
+        self.sq_scales[index] = j
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         """Optimizer state (moments, per-parameter steps) plus ``'tbgn'`` (per-task step counts)."""
         state_dict = super().state_dict()
         state_dict['tbgn'] = dict(task_steps=dict(self.task_steps),
-                                  skipped_steps=self.skipped_steps)
+                                  skipped_steps=self.skipped_steps,
+                                  sq_scales=dict(self.sq_scales))
         return state_dict
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -282,6 +291,7 @@ class TBGNOptimWrapper(OptimWrapper):
         if tbgn is not None:
             self.task_steps = dict(tbgn.get('task_steps', {}))
             self.skipped_steps = int(tbgn.get('skipped_steps', 0))
+            self.sq_scales = {int(k): float(v) for k, v in tbgn.get('sq_scales', {}).items()}
         super().load_state_dict(state_dict)
 
     def __repr__(self) -> str:
