@@ -132,3 +132,15 @@ def test_num_classes_must_be_one(tiny_cfg):
     cfg = dict(tiny_cfg.proposal_network.bbox_head, num_classes=80)
     with pytest.raises(ValueError, match='num_classes'):
         MODELS.build(cfg)
+
+
+def test_last_layer_predictions_use_that_layers_branches(head):
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 1, 4, 32)             # (L, B, Q, C): 2 decoder layers
+    refs = [torch.rand(1, 4, 4) * 0.8 + 0.1 for _ in range(3)]
+    mask_features = torch.randn(1, 32, 6, 6)
+    cls_all, box_all, mask_all = head(hidden, refs, mask_features)
+    cls, box, mask = head.forward_last_layer(hidden, refs, mask_features)
+    torch.testing.assert_close(cls, cls_all[-1])
+    torch.testing.assert_close(box, box_all[-1])
+    torch.testing.assert_close(mask, mask_all[-1])

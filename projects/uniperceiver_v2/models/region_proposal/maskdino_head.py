@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from mmcv.ops import point_sample
 from mmdet.models.dense_heads import DINOHead
-from mmdet.models.layers.transformer.utils import MLP
+from mmdet.models.layers.transformer.utils import MLP, inverse_sigmoid
 from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
@@ -136,6 +136,24 @@ class MaskDINOHead(DINOHead):
         """
         cls_scores, bbox_preds = super().forward(hidden_states, references)
         return cls_scores, bbox_preds, self.forward_masks(hidden_states, mask_features)
+
+    def forward_last_layer(self, hidden_states: Tensor, references: List[Tensor],
+                           mask_features: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Predictions of the final decoder layer only (with that layer's own branches).
+
+        Args:
+            hidden_states (Tensor): ``(L, B, Q, C)`` decoder outputs.
+            references (list[Tensor]): ``L + 1`` reference boxes ``(B, Q, 4)``.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
+
+        Returns:
+            tuple[Tensor]: logits ``(B, Q, 1)``, boxes ``(B, Q, 4)``, masks ``(B, Q, h, w)``.
+        """
+        last = hidden_states.shape[0] - 1
+        query = hidden_states[last]
+        boxes = self.reg_branches[last](query) + inverse_sigmoid(references[last])
+        return (self.cls_branches[last](query), boxes.sigmoid(),
+                self.forward_masks(query, mask_features))
 
     # ------------------------------------------------------------------ targets
     @staticmethod
@@ -353,10 +371,9 @@ class MaskDINOHead(DINOHead):
             ``masks`` (bool, original size when ``rescale``), ``labels`` (all 0), ``scores``.
         """
         batch_img_metas = [s.metainfo for s in batch_data_samples]
-        cls_scores, bbox_preds, mask_preds = self(hidden_states[-1:], references[-2:],
-                                                  mask_features)
-        return self.predict_by_feat(cls_scores[0], bbox_preds[0], mask_preds[0], batch_img_metas,
-                                    rescale)
+        cls_scores, bbox_preds, mask_preds = self.forward_last_layer(hidden_states, references,
+                                                                     mask_features)
+        return self.predict_by_feat(cls_scores, bbox_preds, mask_preds, batch_img_metas, rescale)
 
     def predict_by_feat(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
                         batch_img_metas: List[dict], rescale: bool = True) -> InstanceList:

@@ -164,10 +164,11 @@ class MaskDINOProposalDetector(DINO):
             out.update(losses=losses, assigned_gt=assigned)
             num_dn = head_inputs['dn_meta']['num_denoising_queries']
         else:
-            hidden, refs = head_inputs['hidden_states'], head_inputs['references']
-            cls, boxes, masks = self.bbox_head(hidden[-1:], refs[-2:],
-                                               head_inputs['mask_features'])
+            cls, boxes, masks = self.bbox_head.forward_last_layer(
+                head_inputs['hidden_states'], head_inputs['references'],
+                head_inputs['mask_features'])
             num_dn = 0
+            cls, boxes, masks = cls[None], boxes[None], masks[None]
         out.update(queries=head_inputs['hidden_states'][-1, :, num_dn:], objectness=cls[-1, ..., 0],
                    boxes=boxes[-1], mask_logits=masks[-1])
         return out
