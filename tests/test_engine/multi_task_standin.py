@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
+from mmengine.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 from torch.utils.data import Dataset
@@ -20,6 +21,7 @@ from uniperceiver_v2.utils import all_gather_with_grad
 WORDS = ['red', 'green', 'blue']
 
 
+@DATASETS.register_module()
 class ToyTaskDataset(Dataset):
     """``n`` items of task ``task``: 8-d input, class label, paired 8-d "text", caption."""
 
@@ -40,6 +42,7 @@ class ToyTaskDataset(Dataset):
                     image_id=i, gt_caption=f'a {WORDS[int(self.label[i])]} thing')
 
 
+@MODELS.register_module()
 class StandInMultiTaskModel(BaseModel):
     """Shared trunk + per-task heads; the ``ret`` task gathers features across ranks."""
 
