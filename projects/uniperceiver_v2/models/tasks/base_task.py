@@ -183,8 +183,29 @@ class BaseTask(BaseModule):
                 outs.append(model.decoder(e, [('vocabulary_target', 1)])[:, 0])
             return torch.cat(outs)
 
-        key = ('vocabulary', vocab_ids.numel(), int(vocab_ids.sum()))
+        key = ('vocabulary', tuple(vocab_ids.tolist()))
         return model.likelihood_head.cached_targets(key, compute, model.target_parameters())
+
+    def vocabulary_lookup(self, model, vocabulary, owner: str) -> Tuple[Tensor, Tensor]:
+        """Vocabulary targets of a task (built once per device).
+
+        Args:
+            vocabulary: the task's ``vocabulary`` config (see :func:`load_vocabulary`).
+            owner (str): config key for error messages.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(V,)`` target token ids and the ``(vocab_size,)`` id ->
+            target index map (-100 for ids outside the vocabulary).
+        """
+        dev = model.text_encoder.device
+        cached = getattr(self, '_vocabulary_lookup', None)
+        if cached is None or cached[0].device != dev:
+            tok = model.text_encoder.tokenizer
+            ids = torch.tensor(load_vocabulary(vocabulary, tok, owner), device=dev)
+            lut = torch.full((len(tok),), -100, dtype=torch.long, device=dev)
+            lut[ids] = torch.arange(len(ids), device=dev)
+            cached = self._vocabulary_lookup = (ids, lut)
+        return cached
 
     def weighted(self, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Multiply every ``loss*`` entry by ``loss_weight``."""

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .base_task import BaseTask, load_vocabulary
+from .base_task import BaseTask
 
 
 @MODELS.register_module()
@@ -45,21 +45,12 @@ class CaptioningTask(BaseTask):
         self.vocabulary_cfg = vocabulary
         self.beam_size, self.max_length = beam_size, max_length
         self.label_smoothing, self.use_kv_cache = label_smoothing, use_kv_cache
-        self._vocab: Optional[Tuple[Tensor, Tensor]] = None
 
     # ------------------------------------------------------------------ vocabulary
     def vocabulary(self, model) -> Tuple[Tensor, Tensor]:
         """``(V,)`` token ids of the targets and the ``(vocab_size,)`` id -> target index map
         (-100 for ids outside the vocabulary)."""
-        dev = model.text_encoder.device
-        if self._vocab is None or self._vocab[0].device != dev:
-            tok = model.text_encoder.tokenizer
-            ids = torch.tensor(load_vocabulary(self.vocabulary_cfg, tok,
-                                               'CaptioningTask.vocabulary'), device=dev)
-            lut = torch.full((len(tok),), -100, dtype=torch.long, device=dev)
-            lut[ids] = torch.arange(len(ids), device=dev)
-            self._vocab = (ids, lut)
-        return self._vocab
+        return self.vocabulary_lookup(model, self.vocabulary_cfg, 'CaptioningTask.vocabulary')
 
     # ------------------------------------------------------------------ sequences
     def caption_sequence(self, model, image_tokens, text_feats: Tensor, text_padding: Tensor):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .base_task import BaseTask, load_vocabulary
+from .base_task import BaseTask
 
 
 @MODELS.register_module()
@@ -36,19 +36,10 @@ class LanguageModelingTask(BaseTask):
         if not 0 < mask_prob < 1:
             raise ValueError(f'LanguageModelingTask.mask_prob must be in (0, 1), got {mask_prob}')
         self.vocabulary_cfg, self.mask_prob = vocabulary, mask_prob
-        self._vocab: Optional[Tuple[Tensor, Tensor]] = None
 
     def vocabulary(self, model) -> Tuple[Tensor, Tensor]:
         """``(V,)`` target ids and the id -> target index map (-100 outside the vocabulary)."""
-        dev = model.text_encoder.device
-        if self._vocab is None or self._vocab[0].device != dev:
-            tok = model.text_encoder.tokenizer
-            ids = torch.tensor(load_vocabulary(self.vocabulary_cfg, tok,
-                                               'LanguageModelingTask.vocabulary'), device=dev)
-            lut = torch.full((len(tok),), -100, dtype=torch.long, device=dev)
-            lut[ids] = torch.arange(len(ids), device=dev)
-            self._vocab = (ids, lut)
-        return self._vocab
+        return self.vocabulary_lookup(model, self.vocabulary_cfg, 'LanguageModelingTask.vocabulary')
 
     def mask_tokens(self, model, ids: Tensor, att: Tensor,
                     generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
