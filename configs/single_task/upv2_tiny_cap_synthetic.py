@@ -19,10 +19,11 @@ train_pipeline = [
 test_pipeline = [
     dict(type='mmpretrain.LoadImageFromFile'),
     dict(type='mmpretrain.Resize', scale=(64, 64)),
-    dict(type='mmpretrain.PackInputs', meta_keys=['image_id', 'img_shape']),
+    dict(type='mmpretrain.PackInputs', algorithm_keys=['gt_caption'],
+         meta_keys=['image_id', 'img_shape']),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True, drop_last=True,
+    batch_size=16, num_workers=1, persistent_workers=True, drop_last=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='mmpretrain.COCOCaption', data_root=data_root,
                  ann_file='annotations/coco_karpathy_train.json', pipeline=train_pipeline))
@@ -32,7 +33,6 @@ val_dataloader = dict(
     dataset=dict(type='mmpretrain.COCOCaption', data_root=data_root,
                  ann_file='annotations/coco_karpathy_val.json', pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='CaptionMetric',
-                     ann_file=data_root + '/annotations/coco_karpathy_val_gt.json',
-                     use_meteor=False)
+# references from each sample's gt_caption (the val entries carry all 5 captions of the image)
+val_evaluator = dict(type='CaptionMetric', use_meteor=False)
 test_evaluator = val_evaluator

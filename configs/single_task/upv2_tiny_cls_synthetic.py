@@ -16,7 +16,7 @@ train_pipeline = [
 ]
 test_pipeline = train_pipeline
 train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True,
+    batch_size=16, num_workers=1, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='mmpretrain.ImageNet', data_root=data_root, split='train',
                  classes=classes_file, pipeline=train_pipeline))

@@ -22,7 +22,7 @@ test_pipeline = [
          meta_keys=['image_id', 'img_shape']),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True, drop_last=True,
+    batch_size=16, num_workers=1, persistent_workers=True, drop_last=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='mmpretrain.COCORetrieval', data_root=data_root,
                  ann_file='annotations/coco_karpathy_train_gt.json', pipeline=train_pipeline))

@@ -1,6 +1,6 @@
 # A few minutes of single-task training on a laptop CPU (IterBasedTrainLoop, AdamW, warmup-cosine).
 _base_ = ['../mmdet_runtime.py']
-max_iters = 200
+max_iters = 150
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
