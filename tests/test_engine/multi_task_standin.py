@@ -4,6 +4,7 @@ Tasks: ``cls`` (3-way classification), ``ret`` (image-text retrieval with gather
 ``cap`` (captioning by template, for the caption metric).  The model follows the plugin's data
 contract: the batch dict carries ``'task'`` and ``forward`` takes ``task=``.
 """
+import os
 from typing import List, Optional
 
 import torch
@@ -39,7 +40,8 @@ class ToyTaskDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         return dict(inputs=self.x[i], label=self.label[i], text=self.text[i], index=i,
-                    image_id=i, gt_caption=f'a {WORDS[int(self.label[i])]} thing')
+                    image_id=i, gt_caption=f'a {WORDS[int(self.label[i])]} thing',
+                    pid=os.getpid())
 
 
 @MODELS.register_module()
@@ -95,7 +97,7 @@ class RecordHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self, stop_at: Optional[int] = None) -> None:
-        self.tasks, self.indices, self.losses, self.hub_tasks = [], [], [], []
+        self.tasks, self.indices, self.losses, self.hub_tasks, self.pids = [], [], [], [], []
         self.val_metrics: List[dict] = []
         self.stop_at = stop_at
 
@@ -103,6 +105,7 @@ class RecordHook(Hook):
         self.tasks.append(data_batch['task'])
         self.hub_tasks.append(runner.message_hub.get_info('task'))
         self.indices.append(data_batch['index'].tolist())
+        self.pids.append(set(data_batch['pid'].tolist()))
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         task = data_batch['task']

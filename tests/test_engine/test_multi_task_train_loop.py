@@ -17,9 +17,10 @@ from multi_task_standin import RecordHook, StandInMultiTaskModel, ToyTaskDataset
 TASKS = dict(cls=dict(sampling_weight=2.0), ret=dict(sampling_weight=1.0))
 
 
-def loader(task, batch_size=4, n=16):
+def loader(task, batch_size=4, n=16, num_workers=0):
     return dict(dataset=ToyTaskDataset(task, n=n, seed=len(task)), batch_size=batch_size,
-                num_workers=0, sampler=dict(type='InfiniteSampler', shuffle=True),
+                num_workers=num_workers, persistent_workers=num_workers > 0,
+                sampler=dict(type='InfiniteSampler', shuffle=True),
                 collate_fn=dict(type='default_collate'))
 
 
@@ -83,8 +84,14 @@ def test_auto_scale_lr_fails_clearly(tmp_path):
 
 def test_single_process_training_tags_batches_and_publishes_task(tmp_path):
     runner, record = make_runner(str(tmp_path), 'single', max_iters=6, val_dataloader=None,
-                                 val_evaluator=None, val_cfg=None)
+                                 val_evaluator=None, val_cfg=None,
+                                 train_dataloader=dict(cls=loader('cls', num_workers=1),
+                                                       ret=loader('ret', num_workers=1)))
     runner.train()
+    # task switching restarts no data loader: each task's batches come from one worker process
+    for task in ('cls', 'ret'):
+        pids = set().union(*(p for t, p in zip(record.tasks, record.pids) if t == task))
+        assert len(pids) == 1 and os.getpid() not in pids
     assert len(record.tasks) == 6 and set(record.tasks) <= {'cls', 'ret'}
     assert record.hub_tasks == record.tasks
     assert record.tasks == runner.train_loop.sampler.sequence(0, 6)

@@ -94,3 +94,15 @@ def test_save_best_on_a_task_metric(tmp_path):
                                            save_best='cls/top1', rule='greater')))
     runner.train()
     assert glob.glob(osp.join(str(tmp_path), 'best_cls_top1_iter_2.pth'))
+
+
+def test_mmdet_coco_metric_reports_under_the_task_name():
+    from mmdet.evaluation import CocoMetric
+    from mmengine.evaluator import Evaluator
+
+    from uniperceiver_v2.engine.multi_task_val_loop import prefix_metrics_with_task
+    ev = Evaluator([CocoMetric(metric=['bbox', 'segm']),
+                    CocoMetric(metric=['bbox'], prefix='agnostic')])
+    prefix_metrics_with_task(ev, 'coco_det')
+    # default prefix 'coco' -> 'coco_det/bbox_mAP'; a configured prefix stays under the task
+    assert [m.prefix for m in ev.metrics] == ['coco_det', 'coco_det/agnostic']
