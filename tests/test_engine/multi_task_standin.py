@@ -85,7 +85,8 @@ class StandInMultiTaskModel(BaseModel):
         for i, row in enumerate(logits.softmax(-1)):
             ds = DataSample().set_pred_score(row).set_gt_label(label[i])
             if task == 'cap':
-                ds.set_field(f'a {WORDS[int(row.argmax())]} thing', 'pred_caption', field_type='metainfo')
+                ds.set_field(f'a {WORDS[int(row.argmax())]} thing', 'pred_caption',
+                             field_type='metainfo')
                 ds.set_field(int(extra['image_id'][i]), 'image_id', field_type='metainfo')
                 ds.set_field(extra['gt_caption'][i], 'gt_caption', field_type='metainfo')
             out.append(ds)

@@ -67,7 +67,8 @@ def test_config_keys_must_match(tmp_path):
     bad = dict(type='MultiTaskTrainLoop', max_iters=4, tasks=dict(cls={}, det={}))
     runner, _ = make_runner(str(tmp_path), 'bad', train_cfg=bad, val_dataloader=None,
                             val_evaluator=None, val_cfg=None)
-    with pytest.raises(KeyError, match=r"train_cfg.tasks has task\(s\) \['det'\].*train_dataloader"):
+    with pytest.raises(KeyError,
+                       match=r"train_cfg.tasks has task\(s\) \['det'\].*train_dataloader"):
         runner.train()
     runner, _ = make_runner(str(tmp_path), 'bad2', train_dataloader=dict(cls=loader('cls')),
                             val_dataloader=None, val_evaluator=None, val_cfg=None)
@@ -76,7 +77,8 @@ def test_config_keys_must_match(tmp_path):
 
 
 def test_auto_scale_lr_fails_clearly(tmp_path):
-    runner, _ = make_runner(str(tmp_path), 'asl', auto_scale_lr=dict(enable=True, base_batch_size=8),
+    runner, _ = make_runner(str(tmp_path), 'asl',
+                            auto_scale_lr=dict(enable=True, base_batch_size=8),
                             val_dataloader=None, val_evaluator=None, val_cfg=None)
     with pytest.raises(ValueError, match='auto_scale_lr'):
         runner.train()
@@ -174,10 +176,12 @@ def test_two_ranks_draw_same_tasks_and_train(two_rank_results):
     # the final validation ran on the final weights: its accuracy over both ranks' shards equals
     # the accuracy computed directly on the whole validation set
     model = StandInMultiTaskModel()
-    model.load_state_dict({k: torch.tensor(v) for k, v in two_rank_results[0]['full_params'].items()})
+    params = two_rank_results[0]['full_params']
+    model.load_state_dict({k: torch.tensor(v) for k, v in params.items()})
     ds = ToyTaskDataset('cls', n=8, seed=len('cls'))
     with torch.no_grad():
-        acc = 100.0 * float((model.cls_head(model.trunk(ds.x)).argmax(1) == ds.label).float().mean())
+        pred = model.cls_head(model.trunk(ds.x)).argmax(1)
+    acc = 100.0 * float((pred == ds.label).float().mean())
     assert vals[-1]['cls/top1'] == pytest.approx(acc)
 
 

@@ -114,7 +114,7 @@ def test_matches_paper_equations_two_tasks(fresh_hub):
                     {k: v / 10 for k, v in weights.items()}, fresh_hub, scheduler, explicit={3, 6})
     assert lrs_of(wrapper) != lr0  # the scheduler drove the lr the update used
     assert wrapper.task_steps == dict(a=5, b=4)
-    # head_b first got a gradient at the third step (index 2), so its AdamW step count lags the trunk's
+    # head_b first got a gradient at the third step (index 2): its step count lags the trunk's
     st = wrapper.optimizer.state
     assert st[model.trunk.weight]['step'] == 9 and st[model.head_b.weight]['step'] == 7
 
@@ -183,7 +183,8 @@ def test_state_dict_resume_continues_identically(fresh_hub):
     for task in 'abab':
         fresh_hub.update_info('task', task)
         wrapper.update_params(model.loss(task, x))
-    saved_state, saved_model = copy.deepcopy(wrapper.state_dict()), copy.deepcopy(model.state_dict())
+    saved_state = copy.deepcopy(wrapper.state_dict())
+    saved_model = copy.deepcopy(model.state_dict())
     assert saved_state['tbgn']['task_steps'] == dict(a=2, b=2)
 
     model2, wrapper2 = make(seed=123, task_weights=dict(a=1.0, b=2.0))

@@ -3,8 +3,9 @@
 Both wrappers train identical copies of the same model on the same batches in one process, in
 interleaved repeats; the script prints the median times and their ratios (target <= 1.05 for a
 full training step).  References: torch AdamW with its default implementation (for-loop on CPU,
-foreach on CUDA) and with ``fused=True`` (the kernel TBGN itself runs).  Two figures: the whole ``update_params`` step (forward + backward + optimizer)
-and the optimizer step alone (``wrapper.step()`` on fixed gradients).
+foreach on CUDA) and with ``fused=True`` (the kernel TBGN itself runs).  Two figures: the whole
+``update_params`` step (forward + backward + optimizer) and the optimizer step alone
+(``wrapper.step()`` on fixed gradients).
 
 Usage::
 

@@ -12,9 +12,10 @@ def check_task_keys(task_names, loader_cfgs: Mapping, tasks_key: str, loaders_ke
         loader_cfgs (Mapping): the task-keyed dict of ``loaders_key`` (e.g. ``train_dataloader``).
     """
     if not isinstance(loader_cfgs, Mapping) or 'type' in loader_cfgs or 'dataset' in loader_cfgs:
+        what = ('a single data loader config (top-level "dataset"/"type" key)'
+                if isinstance(loader_cfgs, Mapping) else type(loader_cfgs).__name__)
         raise TypeError(f'{loaders_key} must be a dict keyed by task name '
-                        f'(dict(<task>=dict(<dataloader cfg>), ...)), got {type(loader_cfgs).__name__}'
-                        f'{" with a top-level dataset/type key" if isinstance(loader_cfgs, Mapping) else ""}')
+                        f'(dict(<task>=dict(<dataloader cfg>), ...)), got {what}')
     a, b = set(task_names), set(loader_cfgs)
     if a - b:
         raise KeyError(f'{tasks_key} has task(s) {sorted(a - b)} with no entry in {loaders_key}')
@@ -41,7 +42,8 @@ def build_task_dataloaders(runner, cfgs: Mapping[str, Union[DataLoader, dict]], 
             loaders[task] = runner.build_dataloader(
                 dict(cfg), seed=runner.seed, diff_rank_seed=diff_rank_seed)
         else:
-            raise TypeError(f'{key}.{task} must be a DataLoader or a dict, got {type(cfg).__name__}')
+            raise TypeError(f'{key}.{task} must be a DataLoader or a dict, '
+                            f'got {type(cfg).__name__}')
     return loaders
 
 
@@ -60,7 +62,7 @@ class _MultiTaskDatasetView:
 
 
 class MultiTaskDataLoaders(Mapping):
-    """Read-only mapping task -> DataLoader that also answers what MMEngine asks of ``loop.dataloader``.
+    """Read-only mapping task -> DataLoader that answers what MMEngine asks of ``loop.dataloader``.
 
     MMEngine's runner and hooks read ``runner.train_dataloader`` (= ``train_loop.dataloader``):
     ``len()`` for logging/ETA and epoch-length conversion of schedulers, ``.dataset.metainfo`` for

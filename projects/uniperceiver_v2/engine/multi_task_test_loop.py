@@ -12,7 +12,8 @@ class MultiTaskTestLoop(_MultiTaskEvalLoop):
     Config::
 
         test_dataloader = dict(cls=dict(<dataloader cfg>), caption=dict(...))
-        test_evaluator = dict(cls=dict(type='mmpretrain.Accuracy'), caption=dict(type='CaptionMetric'))
+        test_evaluator = dict(cls=dict(type='mmpretrain.Accuracy'),
+                              caption=dict(type='CaptionMetric'))
         test_cfg = dict(type='MultiTaskTestLoop')
     """
     stage = 'test'

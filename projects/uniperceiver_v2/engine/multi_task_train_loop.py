@@ -167,11 +167,11 @@ class MultiTaskTrainLoop(BaseLoop):
 
     @staticmethod
     def tag_batch(data_batch, task: str) -> dict:
-        """The collated batch plus ``'task': task`` (a new dict; the loader's batch is untouched)."""
+        """The collated batch plus ``'task': task`` (a new dict; the loader's batch is kept)."""
         if not isinstance(data_batch, Mapping):
             raise TypeError(f'train_dataloader.{task}: the collated batch must be a dict to carry '
-                            f"the 'task' key, got {type(data_batch).__name__}; use a dict-producing "
-                            'collate_fn such as pseudo_collate or default_collate')
+                            f"the 'task' key, got {type(data_batch).__name__}; use a "
+                            'dict-producing collate_fn such as pseudo_collate or default_collate')
         return dict(data_batch, task=task)
 
     def run_iter(self, data_batch: dict) -> None:

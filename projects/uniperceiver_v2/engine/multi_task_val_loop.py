@@ -145,7 +145,8 @@ class MultiTaskValLoop(_MultiTaskEvalLoop):
     Config::
 
         val_dataloader = dict(cls=dict(<dataloader cfg>), caption=dict(...))
-        val_evaluator = dict(cls=dict(type='mmpretrain.Accuracy'), caption=dict(type='CaptionMetric'))
+        val_evaluator = dict(cls=dict(type='mmpretrain.Accuracy'),
+                             caption=dict(type='CaptionMetric'))
         val_cfg = dict(type='MultiTaskValLoop')
 
     Args: see :class:`_MultiTaskEvalLoop`.

@@ -10,10 +10,10 @@ class TaskSampler:
     """Draw the task of every iteration with probability ``s_k``.
 
     The draw of iteration ``t`` is a pure function of ``(seed, t)`` (``unmixed``: the paper's
-    strategy, every rank trains the same task) or of ``(seed, rank, t)`` (``mixed``: every rank draws
-    on its own, as Uni-Perceiver v1 did; the paper's ablation).  No generator state is carried from
-    one iteration to the next, so every rank agrees without communication and a resumed run
-    continues the exact task sequence from its iteration number alone.
+    strategy, every rank trains the same task) or of ``(seed, rank, t)`` (``mixed``: every rank
+    draws on its own, as Uni-Perceiver v1 did; the paper's ablation).  No generator state is
+    carried from one iteration to the next, so every rank agrees without communication and a
+    resumed run continues the exact task sequence from its iteration number alone.
 
     ``s_k = w_k / sum_j w_j`` where ``w_k`` are the configured sampling weights.
 
@@ -31,7 +31,8 @@ class TaskSampler:
                  sampling: str = 'unmixed',
                  rank: int = 0) -> None:
         if sampling not in SAMPLING_MODES:
-            raise ValueError(f'train_cfg.sampling must be one of {SAMPLING_MODES}, got {sampling!r}')
+            raise ValueError(f'train_cfg.sampling must be one of {SAMPLING_MODES}, '
+                             f'got {sampling!r}')
         if not sampling_weights:
             raise ValueError('train_cfg.tasks is empty: at least one task is needed')
         weights = []

@@ -60,9 +60,9 @@ class TBGNOptimWrapper(OptimWrapper):
     ``torch.optim.AdamW``'s param groups at every step, so ``paramwise_cfg`` multipliers and param
     schedulers work as usual; its ``state`` holds the moments (``exp_avg`` = m, ``exp_avg_sq`` = j·n
     with the scalar j of :meth:`_adamw_group`, ``step``), so checkpoints save and resume them.
-    The update runs torch's fused AdamW kernel (one pass) after one global norm computation.  The task comes from the MessageHub runtime info
-    ``'task'`` (or ``step(task=...)``); without it the wrapper is AdamW on the normalised gradient
-    with ``ω = s = 1``.
+    The update runs torch's fused AdamW kernel (one pass) after one global norm computation.
+    The task comes from the MessageHub runtime info ``'task'`` (or ``step(task=...)``); without
+    it the wrapper is AdamW on the normalised gradient with ``ω = s = 1``.
 
     Config (``constructor`` keeps TBGN under mmdet's ``tools/train.py --amp``)::
 
@@ -170,7 +170,7 @@ class TBGNOptimWrapper(OptimWrapper):
         self.tbgn_step(*self.task_factors(task))
 
     def _collect(self) -> Tuple[List[Tensor], list]:
-        """Gradients of all groups, and per group (group, params with grad, grads, params without)."""
+        """All gradients, and per group: (group, params with grad, their grads, params without)."""
         all_grads: List[Tensor] = []
         per_group = []
         for group in self.optimizer.param_groups:

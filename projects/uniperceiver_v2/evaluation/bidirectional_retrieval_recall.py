@@ -42,7 +42,8 @@ class BidirectionalRetrievalRecall(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         if not topk or any(int(k) != k or k < 1 for k in topk):
-            raise ValueError(f'BidirectionalRetrievalRecall.topk must hold integers >= 1, got {topk}')
+            raise ValueError('BidirectionalRetrievalRecall.topk must hold integers >= 1, '
+                             f'got {topk}')
         self.topk = tuple(int(k) for k in topk)
         self.image_key, self.text_key = image_key, text_key
 
@@ -53,8 +54,8 @@ class BidirectionalRetrievalRecall(BaseMetric):
                 lambda k, s=sample: getattr(s, k, None))
             image, texts = get(self.image_key), get(self.text_key)
             if image is None or texts is None:
-                raise KeyError(f'BidirectionalRetrievalRecall: data sample needs "{self.image_key}" '
-                               f'and "{self.text_key}"')
+                raise KeyError('BidirectionalRetrievalRecall: data sample needs '
+                               f'"{self.image_key}" and "{self.text_key}"')
             image_id = get('image_id')
             if image_id is None:
                 image_id = get('img_id')

@@ -58,10 +58,11 @@ class CaptionMetric(BaseMetric):
         try:
             import pycocoevalcap  # noqa: F401
         except ImportError as e:
-            raise ImportError('CaptionMetric needs pycocoevalcap (requirements/optional.txt)') from e
+            raise ImportError('CaptionMetric needs pycocoevalcap '
+                              '(requirements/optional.txt)') from e
         if use_spice and not spice_available():
-            raise RuntimeError('CaptionMetric(use_spice=True): Stanford CoreNLP is not installed in '
-                               'pycocoevalcap/spice/lib and cannot be downloaded offline; set '
+            raise RuntimeError('CaptionMetric(use_spice=True): Stanford CoreNLP is not installed '
+                               'in pycocoevalcap/spice/lib and cannot be downloaded offline; set '
                                'use_spice=None or False')
         self.use_spice = spice_available() if use_spice is None else bool(use_spice)
         self.use_meteor = use_meteor
