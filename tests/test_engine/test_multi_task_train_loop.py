@@ -194,3 +194,20 @@ def test_resume_continues_task_sequence_data_and_weights(two_rank_results):
             assert first[rank]['indices'] + second[rank]['indices'] == full[rank]['indices']
         for k, v in r['full_params'].items():
             torch.testing.assert_close(torch.tensor(r['resumed_params'][k]), torch.tensor(v))
+
+
+def test_resume_with_new_sampling_weights_publishes_the_new_ones(tmp_path):
+    no_val = dict(val_dataloader=None, val_evaluator=None, val_cfg=None,
+                  default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
+                                                     by_epoch=False)))
+    runner, _ = make_runner(str(tmp_path), 'w1', max_iters=4, stop_at=2, **no_val)
+    runner.train()
+    new_tasks = dict(cls=dict(sampling_weight=1.0), ret=dict(sampling_weight=3.0))
+    runner, record = make_runner(
+        str(tmp_path), 'w2', resume=True, **no_val,
+        train_cfg=dict(type='MultiTaskTrainLoop', max_iters=4, tasks=new_tasks))
+    runner.train()
+    assert len(record.tasks) == 2  # resumed at iteration 2 of 4
+    # the checkpoint's MessageHub held the old s_k; TBGN must see the configured ones
+    assert runner.message_hub.get_info('task_sampling_probs') == \
+        pytest.approx(dict(cls=0.25, ret=0.75))

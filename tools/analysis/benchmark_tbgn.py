@@ -9,7 +9,8 @@ foreach on CUDA) and with ``fused=True`` (the kernel TBGN itself runs).  Two fig
 
 Usage::
 
-    python tools/analysis/benchmark_tbgn.py [--params 4e6] [--repeats 7] [--iters 20] [--device cpu]
+    python tools/analysis/benchmark_tbgn.py [--params 4e6] [--repeats 7] [--iters 20] \\
+        [--device cpu] [--threads 1] [--clock cpu]
 """
 import argparse
 import copy
@@ -52,16 +53,16 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(wrapper, model, batches, device, full: bool) -> float:
+def time_steps(wrapper, model, batches, device, full: bool, clock=time.perf_counter) -> float:
     sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     for x, y in batches:
         if full:
             wrapper.update_params(F.cross_entropy(model(x), y))
         else:
             wrapper.step()
     sync(device)
-    return (time.perf_counter() - t0) / len(batches)
+    return (clock() - t0) / len(batches)
 
 
 def main() -> None:
@@ -71,7 +72,14 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='wall: perf_counter; cpu: process CPU time (steadier on a shared '
+                        'machine, CPU device only)')
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clock = time.process_time if args.clock == 'cpu' else time.perf_counter
 
     # denormal arithmetic is ~100x slower on x86 CPUs and appears once the toy model overfits;
     # flush it to zero so that the timings measure the optimizers, not denormal stalls
@@ -99,17 +107,18 @@ def main() -> None:
                 F.cross_entropy(model(batches[0][0]), batches[0][1]).backward()
         times = {name: [] for name in wrappers}
         for name in wrappers:  # warm-up
-            time_steps(wrappers[name], models[name], batches[:3], args.device, full)
+            time_steps(wrappers[name], models[name], batches[:3], args.device, full, clock)
         for _ in range(args.repeats):
             for name in wrappers:  # interleaved: both see the same machine load
                 times[name].append(time_steps(wrappers[name], models[name], batches,
-                                              args.device, full))
+                                              args.device, full, clock))
         results['update_params' if full else 'optimizer step'] = {
             k: statistics.median(v) for k, v in times.items()}
 
     print(f'model: {n / 1e6:.2f}M parameters, batch {args.batch}, device {args.device}, '
           f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
-          f'{args.repeats} repeats x {args.iters} iterations, medians, flush-denormal {ftz}')
+          f'{args.repeats} repeats x {args.iters} iterations, {args.clock} clock, medians, '
+          f'flush-denormal {ftz}')
     for what, t in results.items():
         print(f'{what:>15}: OptimWrapper+AdamW (default) {t["adamw"] * 1e3:8.2f} ms | '
               f'OptimWrapper+AdamW(fused=True) {t["adamw_fused"] * 1e3:8.2f} ms | '

@@ -99,9 +99,7 @@ class MultiTaskTrainLoop(BaseLoop):
         self.dataloaders = MultiTaskDataLoaders(loaders, length=self._max_iters)
         self.dataloader_iterators: Dict[str, _InfiniteDataloaderIterator] = {}
 
-        hub = MessageHub.get_current_instance()
-        hub.update_info(TASK_PROBS_INFO_KEY, self.sampler.probabilities)
-        hub.update_info(TASK_SAMPLING_INFO_KEY, self.sampler.sampling)
+        self._publish_sampling(MessageHub.get_current_instance())
 
         self.dynamic_milestones, self.dynamic_intervals = calc_dynamic_intervals(
             self.val_interval, dynamic_intervals)
@@ -127,11 +125,17 @@ class MultiTaskTrainLoop(BaseLoop):
     def iter(self) -> int:
         return self._iter
 
+    def _publish_sampling(self, hub: MessageHub) -> None:
+        """Publish ``s_k`` (``'task_sampling_probs'``, read by TBGN) and the sampling mode."""
+        hub.update_info(TASK_PROBS_INFO_KEY, self.sampler.probabilities)
+        hub.update_info(TASK_SAMPLING_INFO_KEY, self.sampler.sampling)
+
     def _start_iterators(self) -> None:
         """One infinite iterator per task; on resume, skip the batches already trained."""
         self.dataloader_iterators = {
             task: _InfiniteDataloaderIterator(loader) for task, loader in self.dataloaders.items()}
         hub = self.runner.message_hub
+        self._publish_sampling(hub)  # a resumed MessageHub holds the checkpoint's values
         previous = hub.get_info(TASK_SAMPLER_STATE_KEY)
         if self._iter > 0 and previous is not None and previous != self.sampler.state():
             print_log(f'Resuming with a different task sampler ({previous} -> '
