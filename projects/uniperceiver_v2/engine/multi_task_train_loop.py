@@ -43,6 +43,17 @@ class MultiTaskTrainLoop(BaseLoop):
         train_cfg = dict(type='MultiTaskTrainLoop', max_iters=..., val_interval=...,
                          tasks=dict(cls=dict(sampling_weight=2.), caption=dict(sampling_weight=1.)),
                          sampling='unmixed', seed=None)
+        # tasks reach different parameters: DDP must tolerate unused ones
+        model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
+
+    Notes:
+        - Use ``sampler=dict(type='InfiniteSampler')`` and, with ``num_workers > 0``,
+          ``persistent_workers=True`` in every task's loader: the loop keeps one iterator per task,
+          so each task's workers live for the whole run.
+        - ``sampling='mixed'`` (ablation) lets ranks train different tasks in one iteration:
+          neither gathered retrieval features (ranks would wait on each other) nor TBGN (ranks
+          would scale one all-reduced gradient differently) can be used with it.
+        - ``auto_scale_lr`` is refused: MMEngine scales by one loader's batch size.
 
     Args:
         runner (Runner): the runner.
