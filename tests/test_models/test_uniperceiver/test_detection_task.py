@@ -150,7 +150,8 @@ def test_softmax_background_loss_matches_formula(synthetic_data):
     expected = 2.0 * (ce * w.flatten()).sum() / w.sum()
     assert torch.allclose(losses['loss_det_cls'], expected, rtol=1e-4, atol=1e-5)
     losses['loss_det_cls'].backward()
-    assert beta.grad is not None and model.likelihood_head.logit_scales['detection'].grad is not None
+    assert beta.grad is not None
+    assert model.likelihood_head.logit_scales['detection'].grad is not None
     assert model.text_encoder.model.embeddings.word_embeddings.weight.grad is not None
 
 

@@ -30,8 +30,8 @@ proposal-network losses, so one detection iteration trains localisation and clas
   ``no_object_weight`` (DETR's eos coefficient), the loss is normalised by the sum of the weights.
 
 Prediction: class probabilities (``σ(s + b)`` or the first K softmax columns) are combined with the
-proposal objectness ``o = σ(objectness logit)`` by ``score_mode``: ``'class'`` (p), ``'class*objectness'``
-(p·o), ``'geometric'`` (sqrt(p·o)); the top ``max_per_img`` (proposal, class) pairs of each image
+proposal objectness ``o = σ(objectness logit)`` by ``score_mode``: ``'class'`` (p),
+``'class*objectness'`` (p·o), ``'geometric'`` (sqrt(p·o)); the top ``max_per_img`` (proposal, class) pairs of each image
 become ``DetDataSample.pred_instances`` with boxes in original image coordinates and boolean masks at
 ``ori_shape`` (mmdet's DETR / MaskFormer post-processing: scale by ``img_shape``, clamp, divide by
 ``scale_factor``; masks upsampled to the padded input, cropped to ``img_shape``, resized to
