@@ -132,8 +132,8 @@ def main() -> None:
     det = model.tasks[task]
     num_proposals = det.proposal_count(model)
     print(f'device={device} threads={torch.get_num_threads()} clock={args.clock} '
-          f'batch={args.batch} size={args.size} proposals decoded={num_proposals} classes={len(det.class_names)} '
-          f'iters={args.iters} (median)')
+          f'batch={args.batch} size={args.size} proposals decoded={num_proposals} '
+          f'classes={len(det.class_names)} iters={args.iters} (median)')
     per_image = {k: statistics.median(v) / args.batch for k, v in times.items()}
     for name, value in per_image.items():
         print(f'{name:>18}: {1000 * value:8.2f} ms / image')
