@@ -1,0 +1,37 @@
+# Multi-task schedule of Uni-Perceiver v2: unmixed task sampling, TBGN on AdamW, warmup-cosine
+# (paper.md §4; hyper-parameters from the predecessors' recipe [v1-code] where the paper is silent).
+# Children add `train_cfg.tasks` (task -> sampling_weight) and the task-keyed data loaders.
+_base_ = ['../mmdet_runtime.py']
+max_iters = 150000  # [ours]
+warmup_iters = 5000  # [ours]
+val_interval = 10000  # [ours]
+optim_wrapper = dict(
+    # TBGN [paper]; the constructor keeps TBGN when tools/train.py --amp switches to AMP
+    type='TBGNOptimWrapper',
+    constructor='TBGNOptimWrapperConstructor',
+    # AdamW betas (0.9, 0.95), lr 1e-3, weight decay 0.2 [v1-code]; no clipping (TBGN normalises)
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.2),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,  # [ours] no decay on norms, biases, temperatures, <SPE>
+        bias_decay_mult=0.0,
+        custom_keys={
+            # [ours] pretrained parts at a tenth of the learning rate
+            'image_encoder.proposal_network.backbone': dict(lr_mult=0.1),
+            'text_encoder.model': dict(lr_mult=0.1),
+            'logit_scales': dict(decay_mult=0.0),
+            'decoder.spe': dict(decay_mult=0.0),
+        }))
+param_scheduler = [  # warmup-cosine [v1-code]
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup_iters, end=max_iters,
+         eta_min=1e-6),
+]
+train_cfg = dict(type='MultiTaskTrainLoop', max_iters=max_iters, val_interval=val_interval,
+                 sampling='unmixed')  # unmixed sampling [paper]
+val_cfg = dict(type='MultiTaskValLoop')
+test_cfg = dict(type='MultiTaskTestLoop')
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=val_interval, by_epoch=False, max_keep_ckpts=3))
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+randomness = dict(seed=0)

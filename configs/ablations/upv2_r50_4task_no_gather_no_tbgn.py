@@ -1,0 +1,6 @@
+# Ablation [paper, second row]: unmixed sampling, retrieval negatives from the local batch only,
+# plain AdamW (global clip 0.1 [v1-code]) instead of TBGN.
+_base_ = ['../upv2_r50_4task.py']
+model = dict(tasks=dict(coco_ret=dict(gather_features=False)))
+optim_wrapper = dict(type='OptimWrapper', constructor='DefaultOptimWrapperConstructor',
+                     clip_grad=dict(max_norm=0.1))

@@ -1,0 +1,5 @@
+# Ablation [paper, third row]: unmixed sampling + gathered retrieval negatives, plain AdamW (global
+# clip 0.1 [v1-code]) instead of TBGN.
+_base_ = ['../upv2_r50_4task.py']
+optim_wrapper = dict(type='OptimWrapper', constructor='DefaultOptimWrapperConstructor',
+                     clip_grad=dict(max_norm=0.1))

@@ -1,0 +1,15 @@
+# Uni-Perceiver v2 Large [paper]: upv2_base.py with a Swin-L backbone (ImageNet-21k; the paper
+# further pre-trains it on Objects365 detection, which we do not: load such weights with
+# `load_from` or the backbone's init_cfg).  446M parameters at deployment in the paper.
+_base_ = ['upv2_base.py']
+model = dict(
+    image_encoder=dict(
+        proposal_network=dict(
+            backbone=dict(
+                embed_dims=192,
+                num_heads=[6, 12, 24, 48],
+                init_cfg=dict(
+                    checkpoint='https://github.com/SwinTransformer/storage/releases/download/'
+                    'v1.0.0/swin_large_patch4_window12_384_22k.pth')),
+            neck=dict(in_channels=[192, 384, 768, 1536])),
+        global_tokens=dict(in_channels=1536)))
