@@ -31,7 +31,7 @@ test_pipeline = [
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(
-    batch_size=8, num_workers=1, persistent_workers=True,
+    batch_size=4, num_workers=1, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='CocoDataset', data_root=data_root, metainfo=dict(classes=classes),
                  ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
@@ -48,8 +48,7 @@ val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instan
 test_evaluator = val_evaluator
 
 # detection needs more steps than the other single tasks (the proposal network starts untrained)
-max_iters = 300
-optim_wrapper = dict(optimizer=dict(lr=4e-4))
+max_iters = 200
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
