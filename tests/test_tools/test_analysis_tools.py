@@ -1,0 +1,86 @@
+"""tools/analysis/count_params.py, get_flops.py and benchmark.py on the tiny synthetic config."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+import benchmark  # noqa: E402
+import count_params  # noqa: E402
+import get_flops  # noqa: E402
+
+TINY_CLS = osp.join(ROOT, 'configs', 'single_task', 'upv2_tiny_cls_synthetic.py')
+
+
+@pytest.fixture(scope='module')
+def synthetic_cwd(synthetic_data, tmp_path_factory):
+    """A working directory whose data/synthetic is the tiny generated dataset."""
+    cwd = tmp_path_factory.mktemp('cwd')
+    os.makedirs(cwd / 'data')
+    os.symlink(synthetic_data['data_root'], cwd / 'data' / 'synthetic')
+    return cwd
+
+
+def test_count_params_tiny(synthetic_cwd, monkeypatch, capsys):
+    monkeypatch.chdir(synthetic_cwd)
+    rows = count_params.main([TINY_CLS])
+    table = dict((name, (total, deployed)) for name, total, deployed in rows)
+    components = [r for r in rows if r[0] != 'total']
+    assert table['total'][0] == sum(r[1] for r in components)
+    # 2 MoE layers, 8 experts of a width-128 FFN (128 -> 512 -> 128): 7 experts dropped each
+    per_expert = 128 * 512 + 512 + 512 * 128 + 128
+    assert table['unified decoder'][0] - table['unified decoder'][1] == 2 * 7 * per_expert
+    for name in ('backbone', 'text encoder'):
+        assert table[name][0] == table[name][1] > 0
+    out = capsys.readouterr().out
+    assert '| **total** |' in out and 'paper' not in out  # no Swin: no paper reference
+
+
+def test_get_flops_tiny(synthetic_cwd, monkeypatch, capsys):
+    monkeypatch.chdir(synthetic_cwd)
+    small = get_flops.main([TINY_CLS, '--shape', '64', '64', '--params'])
+    large = get_flops.main([TINY_CLS, '--shape', '128', '128'])
+    assert [r['task'] for r in small] == ['synthetic_cls']
+    assert small[0]['shape'] == (64, 64) and large[0]['shape'] == (128, 128)
+    assert 0 < small[0]['flops'] < large[0]['flops']
+    out = capsys.readouterr().out
+    assert '| synthetic_cls | classification | 64 x 64 |' in out
+    assert '| **total** |' in out
+
+
+def test_benchmark_config_loaders(synthetic_cwd, monkeypatch, capsys):
+    monkeypatch.chdir(synthetic_cwd)
+    rows = benchmark.main([TINY_CLS, '--iters', '1', '--warmup', '1', '--device', 'cpu',
+                           '--cfg-options', 'train_dataloader.batch_size=2',
+                           'val_dataloader.batch_size=3'])
+    by_mode = {r['mode']: r for r in rows}
+    assert set(by_mode) == {'inference', 'train'}
+    assert by_mode['inference']['batch_size'] == 3 and by_mode['train']['batch_size'] == 2
+    for r in rows:
+        assert r['s_per_iter'] > 0
+        assert r['samples_per_s'] == pytest.approx(r['batch_size'] / r['s_per_iter'])
+    assert '| synthetic_cls | classification | train | 2 |' in capsys.readouterr().out
+
+
+def test_benchmark_synthetic_inputs(synthetic_cwd, monkeypatch):
+    monkeypatch.chdir(synthetic_cwd)
+    rows = benchmark.main([TINY_CLS, '--synthetic-inputs', '--batch-size', '2', '--shape', '64',
+                           '64', '--mode', 'inference', '--iters', '2', '--warmup', '1',
+                           '--device', 'cpu'])
+    assert len(rows) == 1 and rows[0]['mode'] == 'inference' and rows[0]['batch_size'] == 2
+
+
+@pytest.mark.parametrize('argv', [['--iters', '0'], ['--batch-size', '0'], ['--warmup', '-1']])
+def test_benchmark_argument_errors(argv, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args([TINY_CLS] + argv)
+    assert 'must be' in capsys.readouterr().err
+
+
+def test_missing_config_is_an_error(capsys):
+    for tool in (count_params, get_flops, benchmark):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['configs/does_not_exist.py'])
+        assert 'config not found' in capsys.readouterr().err
