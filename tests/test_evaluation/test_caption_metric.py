@@ -52,3 +52,18 @@ def test_perfect_captions_cider_is_ten_and_ann_file_input(tmp_path):
 def test_missing_references_raise():
     with pytest.raises(KeyError, match='gt_caption'):
         CaptionMetric().process({}, [dict(image_id=3, pred_caption='a cat')])
+
+
+def test_zero_padded_image_ids_match_the_annotation_file(tmp_path):
+    """mmpretrain's COCOCaption gives '000010000001'; the COCO file stores 10000001."""
+    import json
+
+    from uniperceiver_v2.evaluation.caption_metric import image_key
+    assert image_key('000010000001') == image_key(10000001) == '10000001'
+    ann = tmp_path / 'gt.json'
+    ann.write_text(json.dumps({'annotations': [{'image_id': 10000001, 'caption': 'a red circle'}],
+                               'images': [{'id': 10000001}]}))
+    from uniperceiver_v2.evaluation import CaptionMetric
+    metric = CaptionMetric(ann_file=str(ann), use_meteor=False)
+    metric.process(None, [dict(image_id='000010000001', pred_caption='a red circle')])
+    assert metric._gts[image_key(metric.results[0]['image_id'])] == ['a red circle']

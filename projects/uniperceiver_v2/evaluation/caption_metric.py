@@ -23,6 +23,13 @@ def _as_list(captions: Union[str, Sequence[str], None]) -> List[str]:
     return [captions] if isinstance(captions, str) else [str(c) for c in captions]
 
 
+def image_key(image_id) -> str:
+    """One key for an image id whatever its spelling: COCO files store ``10000001`` while
+    mmpretrain's ``COCOCaption`` parses ``'000010000001'`` from the file name."""
+    text = str(image_id)
+    return str(int(text)) if text.isdigit() else text
+
+
 @METRICS.register_module()
 class CaptionMetric(BaseMetric):
     """COCO caption evaluation that works offline.
@@ -81,7 +88,7 @@ class CaptionMetric(BaseMetric):
         for i, ann in enumerate(anns):
             if 'image_id' not in ann or 'caption' not in ann:
                 raise KeyError(f'{ann_file}: annotations[{i}] needs "image_id" and "caption"')
-            gts.setdefault(str(ann['image_id']), []).append(str(ann['caption']))
+            gts.setdefault(image_key(ann['image_id']), []).append(str(ann['caption']))
         return gts
 
     def process(self, data_batch, data_samples: Sequence) -> None:
@@ -93,7 +100,7 @@ class CaptionMetric(BaseMetric):
             if image_id is None or pred is None:
                 raise KeyError('CaptionMetric: each data sample needs "image_id" and '
                                '"pred_caption"')
-            result = dict(image_id=str(image_id), caption=str(pred))
+            result = dict(image_id=image_key(image_id), caption=str(pred))
             if self._gts is None:
                 gts = _as_list(get('gt_caption'))
                 if not gts:
