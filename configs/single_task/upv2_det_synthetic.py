@@ -49,6 +49,7 @@ test_evaluator = val_evaluator
 
 # detection needs more steps than the other single tasks (the proposal network starts untrained)
 max_iters = 200
+optim_wrapper = dict(optimizer=dict(lr=4e-4))  # 1e-3 diverges (focal logits blow up)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
