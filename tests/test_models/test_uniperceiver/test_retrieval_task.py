@@ -45,3 +45,21 @@ def test_retrieval_predictions_scored_by_retrieval_recall(build_model, images):
         metric.process(None, [s.to_dict() for s in samples])
         res = metric.evaluate(n)
         assert 0 <= res['retrieval/Recall@1'] <= 100 and res['retrieval/Recall@2'] >= res['retrieval/Recall@1']
+
+
+def test_predict_embeds_for_bidirectional_recall(build_model, images):
+    """predict (the multi-task val loop's path) gives each image its own caption embeddings,
+    equal to the tensor-mode features, and BidirectionalRetrievalRecall ranks them."""
+    from uniperceiver_v2.evaluation import BidirectionalRetrievalRecall
+
+    model = build_model(dict(ret=dict(type='RetrievalTask'))).eval()
+    feats = model(images, retrieval_samples(), mode='tensor', task='ret')
+    out = model(images, retrieval_samples(), mode='predict', task='ret')
+    assert out[0].text_embeddings.shape == (2, 32) and out[1].text_embeddings.shape == (1, 32)
+    assert torch.allclose(out[0].image_embedding, feats['image_feat'][0], atol=1e-5)
+    assert torch.allclose(torch.cat([o.text_embeddings for o in out]), feats['text_feat'],
+                          atol=1e-5)
+    metric = BidirectionalRetrievalRecall(topk=(1, 3))
+    metric.process(None, out)
+    res = metric.evaluate(2)
+    assert res['retrieval/i2t/Recall@3'] == 100.0 and res['retrieval/t2i/Recall@3'] == 100.0

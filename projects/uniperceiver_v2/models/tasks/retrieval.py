@@ -100,9 +100,24 @@ class RetrievalTask(BaseTask):
         return dict(image_feat=self.image_features(model, inputs, data_samples),
                     text_feat=self.text_features(model, texts))
 
-    def predict(self, model, inputs: Tensor, data_samples: list) -> Tuple[list, list]:
-        """Retrieval within the batch: ``(i2t samples, t2i samples)``."""
-        return self.predict_all(model, self.tensor(model, inputs, data_samples), data_samples)
+    def predict(self, model, inputs: Tensor, data_samples: list) -> list:
+        """Embed each image and its captions for evaluation over the whole set.
+
+        Ranking needs every image and caption of the evaluation set, so a batch only embeds: each
+        sample gets ``image_embedding`` ``(C,)`` and ``text_embeddings`` ``(T, C)`` (its own
+        captions), the contract of :class:`BidirectionalRetrievalRecall`, which ranks all of them
+        after collecting every rank's results.  (mmpretrain's ``RetrievalValLoop`` instead uses
+        ``tensor`` + :meth:`predict_all`.)
+        """
+        feats = self.tensor(model, inputs, data_samples)
+        image_feat, text_feat = feats['image_feat'], feats['text_feat']
+        start = 0
+        for ds, img in zip(data_samples, image_feat):
+            num = len(ds.text) if isinstance(ds.text, (list, tuple)) else 1
+            ds.image_embedding = img
+            ds.text_embeddings = text_feat[start:start + num]
+            start += num
+        return data_samples
 
     def predict_all(self, model, feats: Dict[str, Tensor], data_samples: list,
                     num_images: Optional[int] = None, num_texts: Optional[int] = None,
