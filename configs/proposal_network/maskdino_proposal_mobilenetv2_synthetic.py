@@ -43,7 +43,7 @@ train_dataloader = dict(batch_size=8, num_workers=1)
 val_dataloader = dict(batch_size=8, num_workers=1)
 test_dataloader = val_dataloader
 
-max_iters = 1500
+max_iters = 600
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

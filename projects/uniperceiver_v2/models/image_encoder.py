@@ -82,8 +82,9 @@ class ImageEncoder(BaseModule):
         objectness = out['objectness']                                  # (B, Q)
         index = objectness.topk(num, dim=1)[1]                          # (B, N)
         boxes = torch.gather(out['boxes'], 1, index[..., None].expand(-1, -1, 4))
-        masks = torch.gather(out['mask_logits'], 1, index[..., None, None].expand(
-            -1, -1, *out['mask_logits'].shape[-2:]))
+        mask_embed = torch.gather(out['mask_embed'], 1, index[..., None].expand(
+            -1, -1, out['mask_embed'].shape[-1]))
+        masks = net.bbox_head.mask_logits(mask_embed, out['mask_features'])
         q_sem = torch.gather(out['queries'], 1, index[..., None].expand(
             -1, -1, out['queries'].shape[-1]))
         tokens = self.proposal_tokens(q_sem, boxes, masks)

@@ -34,7 +34,9 @@ def test_each_loss_term_matches_direct_computation(head):
     metas = [dict(img_shape=(img_h, img_w), batch_input_shape=(40, 60))] * 2
     cls = torch.randn(2, num_q, 1)
     boxes = torch.rand(2, num_q, 4) * 0.5 + 0.2
-    masks = torch.randn(2, num_q, 10, 15)
+    mask_embed = torch.randn(2, num_q, 8)
+    mask_features = torch.randn(2, 8, 10, 15)
+    masks = torch.einsum('bqc,bchw->bqhw', mask_embed, mask_features)
     gts = [InstanceData(bboxes=torch.tensor([[5., 5., 30., 20.], [10., 12., 50., 38.]]),
                         labels=torch.zeros(2, dtype=torch.long)),
            InstanceData(bboxes=torch.tensor([[0., 0., 20., 20.]]),
@@ -43,7 +45,7 @@ def test_each_loss_term_matches_direct_computation(head):
     assigned = torch.tensor([[-1, 1, -1, 0, -1], [0, -1, -1, -1, -1]])
     torch.manual_seed(1)
     loss_cls, loss_bbox, loss_iou, loss_mask, loss_dice = head._set_losses(
-        cls, boxes, masks, assigned, gts, gt_masks, metas)
+        cls, boxes, mask_embed, mask_features, assigned, gts, gt_masks, metas)
 
     pos = assigned >= 0
     num_pos = int(pos.sum())
@@ -83,13 +85,13 @@ def test_no_positive_gives_zero_geometry_losses(head):
     metas = [dict(img_shape=(32, 32), batch_input_shape=(32, 32))]
     cls = torch.randn(1, 4, 1, requires_grad=True)
     boxes = torch.rand(1, 4, 4, requires_grad=True)
-    masks = torch.randn(1, 4, 8, 8, requires_grad=True)
+    embed = torch.randn(1, 4, 32, requires_grad=True)
     gts = [InstanceData(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))]
-    losses = head._set_losses(cls, boxes, masks, torch.full((1, 4), -1), gts,
-                              [torch.zeros(0, 32, 32)], metas)
+    losses = head._set_losses(cls, boxes, embed, torch.randn(1, 32, 8, 8), torch.full((1, 4), -1),
+                              gts, [torch.zeros(0, 32, 32)], metas)
     assert losses[0] > 0 and all(float(v.detach()) == 0 for v in losses[1:])
     sum(losses).backward()
-    assert cls.grad is not None and boxes.grad is not None and masks.grad is not None
+    assert cls.grad is not None and boxes.grad is not None and embed.grad is not None
 
 
 def test_dn_assignment_positive_half_of_each_group(head):
@@ -140,7 +142,21 @@ def test_last_layer_predictions_use_that_layers_branches(head):
     refs = [torch.rand(1, 4, 4) * 0.8 + 0.1 for _ in range(3)]
     mask_features = torch.randn(1, 32, 6, 6)
     cls_all, box_all, mask_all = head(hidden, refs, mask_features)
-    cls, box, mask = head.forward_last_layer(hidden, refs, mask_features)
+    cls, box, embed = head.forward_last_layer(hidden, refs)
     torch.testing.assert_close(cls, cls_all[-1])
     torch.testing.assert_close(box, box_all[-1])
-    torch.testing.assert_close(mask, mask_all[-1])
+    torch.testing.assert_close(head.mask_logits(embed, mask_features), mask_all[-1])
+
+
+def test_matching_mask_points_equal_sampled_mask_logits(head):
+    # sampling the pixel embedding then the dot product == sampling the mask logits
+    torch.manual_seed(0)
+    embed, feat = torch.randn(5, 32), torch.randn(32, 6, 7)
+    for h, w in ((6, 7), (200, 200)):           # pixel-centre grid / random points
+        points = head._matching_points(h, w, torch.device('cpu'))
+        assert points.shape == (1, min(h * w, head.num_points), 2)
+    points = torch.rand(1, 50, 2)
+    direct = point_sample(torch.einsum('qc,chw->qhw', embed, feat)[:, None],
+                          points.expand(5, -1, -1))[:, 0]
+    torch.testing.assert_close(embed @ point_sample(feat[None], points)[0], direct,
+                               atol=1e-5, rtol=1e-4)

@@ -109,6 +109,19 @@ class MaskDINOHead(DINOHead):
         self.mask_embed = MLP(self.embed_dims, self.embed_dims, self.mask_dims, 3)
 
     # ------------------------------------------------------------------ forward
+    @staticmethod
+    def mask_logits(mask_embed: Tensor, mask_features: Tensor) -> Tensor:
+        """Mask logits from mask embeddings: ``einsum(MLP(q), E_pix)`` over channels.
+
+        Args:
+            mask_embed (Tensor): ``(..., B, Q, mask_dims)`` outputs of the mask-embedding MLP.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
+
+        Returns:
+            Tensor: ``(..., B, Q, h, w)`` mask logits.
+        """
+        return torch.einsum('...bqc,bchw->...bqhw', mask_embed, mask_features)
+
     def forward_masks(self, queries: Tensor, mask_features: Tensor) -> Tensor:
         """Mask logits ``MLP(q) . E_pix``.
 
@@ -119,11 +132,11 @@ class MaskDINOHead(DINOHead):
         Returns:
             Tensor: ``(..., B, Q, h, w)`` mask logits.
         """
-        return torch.einsum('...bqc,bchw->...bqhw', self.mask_embed(queries), mask_features)
+        return self.mask_logits(self.mask_embed(queries), mask_features)
 
     def forward(self, hidden_states: Tensor, references: List[Tensor],
                 mask_features: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Predictions of every decoder layer.
+        """Predictions of every decoder layer (full masks; training uses mask embeddings).
 
         Args:
             hidden_states (Tensor): ``(L, B, Q, C)`` decoder outputs.
@@ -137,23 +150,22 @@ class MaskDINOHead(DINOHead):
         cls_scores, bbox_preds = super().forward(hidden_states, references)
         return cls_scores, bbox_preds, self.forward_masks(hidden_states, mask_features)
 
-    def forward_last_layer(self, hidden_states: Tensor, references: List[Tensor],
-                           mask_features: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def forward_last_layer(self, hidden_states: Tensor, references: List[Tensor]
+                           ) -> Tuple[Tensor, Tensor, Tensor]:
         """Predictions of the final decoder layer only (with that layer's own branches).
 
         Args:
             hidden_states (Tensor): ``(L, B, Q, C)`` decoder outputs.
             references (list[Tensor]): ``L + 1`` reference boxes ``(B, Q, 4)``.
-            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
 
         Returns:
-            tuple[Tensor]: logits ``(B, Q, 1)``, boxes ``(B, Q, 4)``, masks ``(B, Q, h, w)``.
+            tuple[Tensor]: logits ``(B, Q, 1)``, boxes ``(B, Q, 4)``, mask embeddings
+            ``(B, Q, mask_dims)`` (see :meth:`mask_logits`).
         """
         last = hidden_states.shape[0] - 1
         query = hidden_states[last]
         boxes = self.reg_branches[last](query) + inverse_sigmoid(references[last])
-        return (self.cls_branches[last](query), boxes.sigmoid(),
-                self.forward_masks(query, mask_features))
+        return self.cls_branches[last](query), boxes.sigmoid(), self.mask_embed(query)
 
     # ------------------------------------------------------------------ targets
     @staticmethod
@@ -170,14 +182,29 @@ class MaskDINOHead(DINOHead):
             out.append(gt)
         return out
 
-    def _assign(self, cls_score: Tensor, bbox_pred: Tensor, mask_pred: Tensor,
-                gt: InstanceData, gt_masks: Tensor, img_meta: dict) -> Tensor:
+    def _matching_points(self, h: int, w: int, device: torch.device) -> Tensor:
+        """``(1, P, 2)`` normalised ``(x, y)`` points for the mask matching costs: ``num_points``
+        random points (Mask2Former), or every pixel centre when the map has fewer pixels."""
+        if h * w <= self.num_points:
+            ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h
+            xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w
+            grid = torch.stack(torch.meshgrid(xs, ys, indexing='xy'), -1)
+            return grid.reshape(1, -1, 2)
+        return torch.rand((1, self.num_points, 2), device=device)
+
+    def _assign(self, cls_score: Tensor, bbox_pred: Tensor, mask_embed: Tensor,
+                mask_feature: Tensor, gt: InstanceData, gt_masks: Tensor,
+                img_meta: dict) -> Tensor:
         """Hungarian assignment of one image.
+
+        Mask logits are only evaluated at the matching points: sampling the pixel embedding and
+        then taking the dot product equals sampling the mask logits (bilinear sampling is linear).
 
         Args:
             cls_score (Tensor): ``(Q, 1)`` logits.
             bbox_pred (Tensor): ``(Q, 4)`` normalised cxcywh.
-            mask_pred (Tensor): ``(Q, h, w)`` mask logits.
+            mask_embed (Tensor): ``(Q, mask_dims)`` mask embeddings.
+            mask_feature (Tensor): ``(mask_dims, h, w)`` pixel embedding of the image.
             gt (InstanceData): ``labels``, ``bboxes`` (xyxy input pixels).
             gt_masks (Tensor): ``(G, H, W)`` padded float masks.
             img_meta (dict): with ``img_shape``.
@@ -190,9 +217,8 @@ class MaskDINOHead(DINOHead):
             return bbox_pred.new_full((num_queries, ), -1, dtype=torch.long)
         img_h, img_w = img_meta['img_shape']
         factor = bbox_pred.new_tensor([img_w, img_h, img_w, img_h])
-        points = torch.rand((1, self.num_points, 2), device=bbox_pred.device)
-        pred_points = point_sample(mask_pred.unsqueeze(1),
-                                   points.expand(num_queries, -1, -1)).squeeze(1)
+        points = self._matching_points(*mask_feature.shape[-2:], device=bbox_pred.device)
+        pred_points = mask_embed @ point_sample(mask_feature[None], points)[0]
         gt_points = point_sample(gt_masks.unsqueeze(1), points.expand(num_gts, -1, -1)).squeeze(1)
         pred_instances = InstanceData(
             scores=cls_score, bboxes=bbox_cxcywh_to_xyxy(bbox_pred) * factor, masks=pred_points)
@@ -202,15 +228,19 @@ class MaskDINOHead(DINOHead):
         return result.gt_inds - 1
 
     # ------------------------------------------------------------------ losses
-    def _set_losses(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
-                    assigned: Tensor, batch_gt: InstanceList, batch_gt_masks: List[Tensor],
+    def _set_losses(self, cls_scores: Tensor, bbox_preds: Tensor, mask_embed: Tensor,
+                    mask_features: Tensor, assigned: Tensor, batch_gt: InstanceList,
+                    batch_gt_masks: List[Tensor],
                     batch_img_metas: List[dict]) -> Tuple[Tensor, ...]:
         """Losses of one set of predictions given the assignment (vectorised over the batch).
+
+        Full-resolution mask logits are only formed for the matched queries.
 
         Args:
             cls_scores (Tensor): ``(B, Q, 1)`` objectness logits.
             bbox_preds (Tensor): ``(B, Q, 4)`` normalised cxcywh.
-            mask_preds (Tensor): ``(B, Q, h, w)`` mask logits.
+            mask_embed (Tensor): ``(B, Q, mask_dims)`` mask embeddings.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
             assigned (Tensor): ``(B, Q)`` long, matched gt index or -1.
             batch_gt (list[InstanceData]): per image ``bboxes`` (xyxy input pixels).
             batch_gt_masks (list[Tensor]): per image ``(G, H, W)`` padded masks.
@@ -219,7 +249,8 @@ class MaskDINOHead(DINOHead):
         Returns:
             tuple[Tensor]: ``loss_cls, loss_bbox, loss_iou, loss_mask, loss_dice``.
         """
-        pos_b, pos_q = torch.nonzero(assigned >= 0, as_tuple=True)
+        pos = assigned >= 0
+        pos_b, pos_q = torch.nonzero(pos, as_tuple=True)
         pos_gt = assigned[pos_b, pos_q]
         num_pos = reduce_mean(cls_scores.new_tensor([float(pos_b.numel())])).clamp(min=1).item()
 
@@ -228,7 +259,7 @@ class MaskDINOHead(DINOHead):
         loss_cls = self.loss_cls(cls_scores.reshape(-1, self.cls_out_channels),
                                  labels.reshape(-1), avg_factor=num_pos)
         if pos_b.numel() == 0:
-            zero = bbox_preds.sum() * 0 + mask_preds.sum() * 0
+            zero = bbox_preds.sum() * 0 + mask_embed.sum() * 0
             return loss_cls, zero, zero, zero, zero
 
         factors = torch.stack([
@@ -246,7 +277,11 @@ class MaskDINOHead(DINOHead):
         loss_iou = self.loss_iou(bbox_cxcywh_to_xyxy(pred_cxcywh) * factors, tgt_xyxy,
                                  avg_factor=num_pos)
 
-        pos_masks = mask_preds[pos_b, pos_q].unsqueeze(1)
+        # matched queries' embeddings packed per image (B, K, C) -> their masks only
+        slots = (pos.long().cumsum(1) - 1)[pos_b, pos_q]
+        packed = mask_embed.new_zeros(pos.shape[0], int(pos.sum(1).max()), mask_embed.shape[-1])
+        packed[pos_b, slots] = mask_embed[pos_b, pos_q]
+        pos_masks = self.mask_logits(packed, mask_features)[pos_b, slots].unsqueeze(1)
         tgt_masks = torch.cat(batch_gt_masks)[flat_gt].unsqueeze(1)
         with torch.no_grad():
             points = get_uncertain_point_coords_with_randomness(
@@ -259,18 +294,19 @@ class MaskDINOHead(DINOHead):
                                    avg_factor=num_pos * self.num_points)
         return loss_cls, loss_bbox, loss_iou, loss_mask, loss_dice
 
-    def _match_and_loss(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
-                        batch_gt: InstanceList, batch_gt_masks: List[Tensor],
+    def _match_and_loss(self, cls_scores: Tensor, bbox_preds: Tensor, mask_embed: Tensor,
+                        mask_features: Tensor, batch_gt: InstanceList,
+                        batch_gt_masks: List[Tensor],
                         batch_img_metas: List[dict]) -> Tuple[Tuple[Tensor, ...], Tensor]:
         """Hungarian-match one set of predictions ``(B, Q, ...)`` and compute its losses."""
         with torch.no_grad():
             assigned = torch.stack([
                 self._assign(cls_scores[i].detach(), bbox_preds[i].detach(),
-                             mask_preds[i].detach(), batch_gt[i], batch_gt_masks[i],
-                             batch_img_metas[i]) for i in range(len(batch_gt))
+                             mask_embed[i].detach(), mask_features[i].detach(), batch_gt[i],
+                             batch_gt_masks[i], batch_img_metas[i]) for i in range(len(batch_gt))
             ])
-        losses = self._set_losses(cls_scores, bbox_preds, mask_preds, assigned, batch_gt,
-                                  batch_gt_masks, batch_img_metas)
+        losses = self._set_losses(cls_scores, bbox_preds, mask_embed, mask_features, assigned,
+                                  batch_gt, batch_gt_masks, batch_img_metas)
         return losses, assigned
 
     @staticmethod
@@ -314,7 +350,8 @@ class MaskDINOHead(DINOHead):
 
         Returns:
             tuple: loss dict; the matching-query predictions ``(cls (L,B,Q,1), boxes (L,B,Q,4),
-            masks (L,B,Q,h,w))``; ``(B, Q)`` final-layer assigned gt index (-1 = no object).
+            mask embeddings (L,B,Q,mask_dims))`` (masks: :meth:`mask_logits` with
+            ``mask_features``); ``(B, Q)`` final-layer assigned gt index (-1 = no object).
         """
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         batch_gt = self.class_agnostic_gt(batch_data_samples)
@@ -322,7 +359,8 @@ class MaskDINOHead(DINOHead):
         device = hidden_states.device
         batch_gt_masks = [gt_masks_to_tensor(gt, pad_shape, device) for gt in batch_gt]
 
-        all_cls, all_boxes, all_masks = self(hidden_states, references, mask_features)
+        all_cls, all_boxes = super().forward(hidden_states, references)
+        all_embed = self.mask_embed(hidden_states)                    # (L, B, Q_total, C_mask)
         num_dn = dn_meta['num_denoising_queries'] if dn_meta is not None else 0
         names = ('loss_cls', 'loss_bbox', 'loss_iou', 'loss_mask', 'loss_dice')
         losses = {}
@@ -331,13 +369,14 @@ class MaskDINOHead(DINOHead):
         for layer in range(num_layers):
             layer_losses, assigned = self._match_and_loss(
                 all_cls[layer, :, num_dn:], all_boxes[layer, :, num_dn:],
-                all_masks[layer, :, num_dn:], batch_gt, batch_gt_masks, batch_img_metas)
+                all_embed[layer, :, num_dn:], mask_features, batch_gt, batch_gt_masks,
+                batch_img_metas)
             prefix = '' if layer == num_layers - 1 else f'd{layer}.'
             losses.update({prefix + n: v for n, v in zip(names, layer_losses)})
             final_assigned = assigned
 
-        enc_masks = self.forward_masks(enc_outputs_query, mask_features)
-        enc_losses, _ = self._match_and_loss(enc_outputs_class, enc_outputs_coord, enc_masks,
+        enc_losses, _ = self._match_and_loss(enc_outputs_class, enc_outputs_coord,
+                                             self.mask_embed(enc_outputs_query), mask_features,
                                              batch_gt, batch_gt_masks, batch_img_metas)
         losses.update({'enc_' + n: v for n, v in zip(names, enc_losses)})
 
@@ -346,11 +385,11 @@ class MaskDINOHead(DINOHead):
             for layer in range(num_layers):
                 dn_losses = self._set_losses(
                     all_cls[layer, :, :num_dn], all_boxes[layer, :, :num_dn],
-                    all_masks[layer, :, :num_dn], dn_assigned, batch_gt, batch_gt_masks,
-                    batch_img_metas)
+                    all_embed[layer, :, :num_dn], mask_features, dn_assigned, batch_gt,
+                    batch_gt_masks, batch_img_metas)
                 prefix = '' if layer == num_layers - 1 else f'd{layer}.'
                 losses.update({prefix + 'dn_' + n: v for n, v in zip(names, dn_losses)})
-        preds = (all_cls[:, :, num_dn:], all_boxes[:, :, num_dn:], all_masks[:, :, num_dn:])
+        preds = (all_cls[:, :, num_dn:], all_boxes[:, :, num_dn:], all_embed[:, :, num_dn:])
         return losses, preds, final_assigned
 
     def loss(self, hidden_states: Tensor, references: List[Tensor], mask_features: Tensor,
@@ -371,9 +410,10 @@ class MaskDINOHead(DINOHead):
             ``masks`` (bool, original size when ``rescale``), ``labels`` (all 0), ``scores``.
         """
         batch_img_metas = [s.metainfo for s in batch_data_samples]
-        cls_scores, bbox_preds, mask_preds = self.forward_last_layer(hidden_states, references,
-                                                                     mask_features)
-        return self.predict_by_feat(cls_scores, bbox_preds, mask_preds, batch_img_metas, rescale)
+        cls_scores, bbox_preds, mask_embed = self.forward_last_layer(hidden_states, references)
+        return self.predict_by_feat(cls_scores, bbox_preds,
+                                    self.mask_logits(mask_embed, mask_features), batch_img_metas,
+                                    rescale)
 
     def predict_by_feat(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
                         batch_img_metas: List[dict], rescale: bool = True) -> InstanceList:

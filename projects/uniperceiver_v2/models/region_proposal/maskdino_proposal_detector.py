@@ -152,23 +152,24 @@ class MaskDINOProposalDetector(DINO):
 
         Returns:
             dict: ``queries (B, Q, C)``, ``objectness (B, Q)``, ``boxes (B, Q, 4)`` normalised
-            cxcywh, ``mask_logits (B, Q, h, w)``; with ``with_loss`` also ``losses`` (dict) and
+            cxcywh, ``mask_embed (B, Q, mask_dims)`` and ``mask_features (B, mask_dims, h, w)``
+            (mask logits = ``MaskDINOHead.mask_logits(mask_embed, mask_features)``, formed only
+            for the proposals kept); with ``with_loss`` also ``losses`` (dict) and
             ``assigned_gt (B, Q)`` (long, -1 = unmatched).
         """
         head_inputs = self.forward_transformer(img_feats, batch_data_samples,
                                                with_denoising=with_loss)
         out = {}
         if with_loss:
-            losses, (cls, boxes, masks), assigned = self.bbox_head.loss_and_assign(
+            losses, (cls, boxes, mask_embed), assigned = self.bbox_head.loss_and_assign(
                 **head_inputs, batch_data_samples=batch_data_samples)
             out.update(losses=losses, assigned_gt=assigned)
             num_dn = head_inputs['dn_meta']['num_denoising_queries']
+            cls, boxes, mask_embed = cls[-1], boxes[-1], mask_embed[-1]
         else:
-            cls, boxes, masks = self.bbox_head.forward_last_layer(
-                head_inputs['hidden_states'], head_inputs['references'],
-                head_inputs['mask_features'])
+            cls, boxes, mask_embed = self.bbox_head.forward_last_layer(
+                head_inputs['hidden_states'], head_inputs['references'])
             num_dn = 0
-            cls, boxes, masks = cls[None], boxes[None], masks[None]
-        out.update(queries=head_inputs['hidden_states'][-1, :, num_dn:], objectness=cls[-1, ..., 0],
-                   boxes=boxes[-1], mask_logits=masks[-1])
+        out.update(queries=head_inputs['hidden_states'][-1, :, num_dn:], objectness=cls[..., 0],
+                   boxes=boxes, mask_embed=mask_embed, mask_features=head_inputs['mask_features'])
         return out
