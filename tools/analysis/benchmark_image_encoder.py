@@ -3,10 +3,11 @@
 Both models get the same backbone, input size, batch, query count, denoising queries and
 encoder / decoder depths (taken from the proposal network config); each is timed for forward +
 backward of its training loss (the encoder: ``ImageEncoder.loss`` plus its global and proposal
-tokens; DINO: ``DINO.loss``).  Each model runs in its own subprocess so that peak memory is its
-own: CUDA ``max_memory_allocated`` on GPU, the process's peak RSS on CPU, and on both the bytes of
-the distinct tensors autograd saves for backward (activation memory, deterministic).  The script
-prints the ratios encoder / DINO (target: time <= 1.3x).
+tokens; DINO: ``DINO.loss``).  The two models are built in one process and their iterations
+alternate, so a busy shared machine slows both alike.  Memory: the bytes of the distinct tensors
+autograd saves for backward (activation memory, deterministic, CPU and GPU) and, on GPU, the CUDA
+peak allocated during a step above the resident parameters.  The script prints the ratios
+encoder / DINO (target: time <= 1.3x).
 
 Usage::
 
@@ -17,11 +18,8 @@ maskdino_proposal_mobilenetv2_synthetic.py --size 128 --batch 8
 """
 import argparse
 import copy
-import json
-import os
 import os.path as osp
 import resource
-import subprocess
 import sys
 import time
 
@@ -42,7 +40,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-proposals', type=int, default=200, help='N proposal tokens')
     parser.add_argument('--device', default=None, help='cpu or cuda (default: cuda if available)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--worker', choices=['encoder', 'dino'], help=argparse.SUPPRESS)
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='wall time, or this process\'s CPU time (robust on a busy shared '
+                        'CPU; use with --threads 1)')
     return parser.parse_args()
 
 
@@ -113,33 +113,41 @@ def make_batch(args, device):
     return inputs, samples
 
 
-def run_worker(args: argparse.Namespace) -> dict:
+def build_models(args: argparse.Namespace, device) -> dict:
     import torch
     from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-    sys.path.insert(0, osp.join(ROOT, 'projects'))
-    import uniperceiver_v2  # noqa: F401
-    init_default_scope('mmdet')
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    torch.manual_seed(0)
     pn = proposal_network_cfg(args)
     backbone = MODELS.build(copy.deepcopy(pn['backbone']))
     with torch.no_grad():
         last_channels = backbone(torch.zeros(1, 3, 64, 64))[-1].shape[1]
     del backbone
-    if args.worker == 'encoder':
-        model = MODELS.build(encoder_cfg(pn, args, last_channels))
-    else:
-        model = MODELS.build(dino_cfg(pn))
-        if model.embed_dims != 256:   # same fix as MaskDINOProposalDetector (see there)
-            from mmdet.models.layers.transformer.utils import MLP
-            model.decoder.ref_point_head = MLP(512, model.embed_dims, model.embed_dims, 2)
-    model.init_weights()
-    model.to(device).train()
-    inputs, samples = make_batch(args, device)
+    dino = MODELS.build(dino_cfg(pn))
+    if dino.embed_dims != 256:   # same fix as MaskDINOProposalDetector (see there)
+        from mmdet.models.layers.transformer.utils import MLP
+        dino.decoder.ref_point_head = MLP(512, dino.embed_dims, dino.embed_dims, 2)
+    encoder = MODELS.build(encoder_cfg(pn, args, last_channels))
+    models = dict(dino=dino, encoder=encoder)
+    for model in models.values():
+        model.init_weights()
+        model.to(device).train()
+    return models
 
+
+def main() -> None:
+    args = parse_args()
+    import torch
+    from mmengine.registry import init_default_scope
+    sys.path.insert(0, osp.join(ROOT, 'projects'))
+    import uniperceiver_v2  # noqa: F401
+    init_default_scope('mmdet')
+    if args.device is None:
+        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    models = build_models(args, device)
+    inputs, samples = make_batch(args, device)
     saved = {}
 
     def pack(t):   # bytes of the distinct storages kept for backward = activation memory
@@ -147,77 +155,70 @@ def run_worker(args: argparse.Namespace) -> dict:
         saved[storage.data_ptr()] = storage.nbytes()
         return t
 
-    def step():
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+
+    def step(name: str) -> dict:
+        model = models[name]
         saved.clear()
+        sync()
+        if device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
+            resident = torch.cuda.memory_allocated()
+        clock = time.process_time if args.clock == 'cpu' else time.perf_counter
+        start = clock()
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            if args.worker == 'encoder':
+            if name == 'encoder':
                 tokens, losses = model.loss(inputs, samples)
                 loss = sum(losses.values()) + tokens.global_tokens.mean() + \
                     tokens.proposal_tokens.mean()
             else:
                 loss = sum(v for v in model.loss(inputs, samples).values())
+        activation_mb = sum(saved.values()) / 2**20
         loss.backward()
+        sync()
+        elapsed = clock() - start
         model.zero_grad(set_to_none=True)
-        return sum(saved.values()) / 2**20
-
-    def sync():
+        out = dict(time=elapsed, activation_mb=activation_mb)
         if device.type == 'cuda':
-            torch.cuda.synchronize()
+            out['peak_mb'] = (torch.cuda.max_memory_allocated() - resident) / 2**20
+        return out
 
     for _ in range(args.warmup):
-        step()
-    sync()
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
+        for name in models:
+            step(name)
+    # alternate the two models so that load changes on a shared machine hit both alike
+    records = {name: [] for name in models}
     for _ in range(args.iters):
-        sync()
-        start = time.perf_counter()
-        activation_mb = step()
-        sync()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    result = dict(model=args.worker, median_s=times[len(times) // 2], min_s=times[0],
-                  activation_mb=activation_mb,
-                  params_m=sum(p.numel() for p in model.parameters()) / 1e6)
-    if device.type == 'cuda':
-        result['peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
-    else:   # process peak RSS (libraries + model + activations), and its growth while timed
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        result['peak_mb'] = peak / 1024
-        result['rss_growth_mb'] = max(peak - rss0, 0) / 1024
-    return result
+        for name in models:
+            records[name].append(step(name))
 
-
-def main() -> None:
-    args = parse_args()
-    if args.device is None:
-        import torch
-        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if args.worker:
-        print(json.dumps(run_worker(args)))
-        return
-    results = {}
-    for worker in ('dino', 'encoder'):   # same run, same inputs, one subprocess each
-        cmd = [sys.executable, osp.abspath(__file__), '--worker', worker] + sys.argv[1:]
-        if '--device' not in sys.argv:
-            cmd += ['--device', args.device]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONWARNINGS='ignore'))
-        results[worker] = json.loads(out.stdout.strip().splitlines()[-1])
-    dino, enc = results['dino'], results['encoder']
     print(f'device={args.device} config={osp.basename(args.config)} size={args.size} '
-          f'batch={args.batch} gts/img={args.gts} iters={args.iters}')
-    peak_name = 'CUDA peak allocated' if args.device.startswith('cuda') else 'peak RSS'
-    for r in (dino, enc):
-        print(f"{r['model']:8s} fwd+bwd median {r['median_s'] * 1000:8.1f} ms "
-              f"(min {r['min_s'] * 1000:.1f})  saved activations {r['activation_mb']:8.1f} MB  "
-              f"{peak_name} {r['peak_mb']:8.1f} MB  params {r['params_m']:.2f}M")
-    print(f"ratio encoder/DINO: time {enc['median_s'] / dino['median_s']:.2f}x (min "
-          f"{enc['min_s'] / dino['min_s']:.2f}x)  saved activations "
-          f"{enc['activation_mb'] / dino['activation_mb']:.2f}x  {peak_name} "
-          f"{enc['peak_mb'] / dino['peak_mb']:.2f}x")
+          f'batch={args.batch} gts/img={args.gts} iters={args.iters} (alternating) '
+          f'threads={torch.get_num_threads()} clock={args.clock}')
+    summary = {}
+    for name, recs in records.items():
+        times = sorted(r['time'] for r in recs)
+        summary[name] = dict(median=times[len(times) // 2], min=times[0],
+                             act=recs[-1]['activation_mb'],
+                             peak=max(r.get('peak_mb', 0.0) for r in recs),
+                             params=sum(p.numel() for p in models[name].parameters()) / 1e6)
+        peak = f"  CUDA peak above resident {summary[name]['peak']:8.1f} MB" \
+            if device.type == 'cuda' else ''
+        print(f"{name:8s} fwd+bwd median {summary[name]['median'] * 1000:8.1f} ms "
+              f"(min {summary[name]['min'] * 1000:.1f})  saved activations "
+              f"{summary[name]['act']:8.1f} MB{peak}  params {summary[name]['params']:.2f}M")
+    enc, dino = summary['encoder'], summary['dino']
+    line = (f"ratio encoder/DINO: time {enc['median'] / dino['median']:.2f}x (min "
+            f"{enc['min'] / dino['min']:.2f}x)  saved activations "
+            f"{enc['act'] / dino['act']:.2f}x")
+    if device.type == 'cuda':
+        line += f"  CUDA peak {enc['peak'] / dino['peak']:.2f}x"
+    else:
+        line += (f"  (process peak RSS, both models: "
+                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    print(line)
 
 
 if __name__ == '__main__':
