@@ -3,7 +3,7 @@ from .utils import apply_compat
 
 apply_compat()
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401  (registration)
+from . import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,F401  (registration)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -1,1 +1,4 @@
-"""Registered components; each submodule is imported here so that importing the package registers it."""
+"""High-level inference API."""
+from .inferencer import UniPerceiverV2Inferencer
+
+__all__ = ['UniPerceiverV2Inferencer']

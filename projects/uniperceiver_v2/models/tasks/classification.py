@@ -40,6 +40,10 @@ class ClassificationTask(BaseTask):
         self.prompt = prompt
         self.label_smoothing = label_smoothing
 
+    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
+        """Replace the class names (zero-shot over a new label set; weights unchanged)."""
+        self.class_names = load_class_names(class_names, 'ClassificationTask.class_names')
+
     def prompts(self, class_names: Optional[Sequence[str]] = None) -> List[str]:
         names = self.class_names if class_names is None else load_class_names(
             class_names, 'ClassificationTask.predict(class_names=...)')
