@@ -9,9 +9,12 @@ merged into one matrix per segment,
 and the segment is multiplied once by ``W_s``: an MoE FFN costs about one dense FFN, with no
 capacity factor and no token dropping.  For one linear layer this is exactly the explicit mixture
 ``sum_i g_i (W_i x + b_i)``; the FFN applies it to both of its linear layers with the segment's gates.
+
+At inference (eval mode, no grad) the merged weights are cached per token kind until a weight
+changes (in-place version counter or storage of any parameter), so the cost is that of a dense FFN.
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -90,6 +93,7 @@ class AttributeMoEFFN(nn.Module):
                                       gate_noise_std)
         E, C, Fh = num_experts, embed_dims, feedforward_channels
         # stored as (E, out, in) like nn.Linear, so a merged weight goes straight into F.linear
+        self._merged_cache: Dict[Tuple, List[Tensor]] = {}
         self.w1 = nn.Parameter(torch.empty(E, Fh, C))
         self.b1 = nn.Parameter(torch.empty(E, Fh))
         self.w2 = nn.Parameter(torch.empty(E, C, Fh))
@@ -110,13 +114,21 @@ class AttributeMoEFFN(nn.Module):
             list[Tensor]: ``w1 (S, F, C), b1 (S, F), w2 (S, C, F), b2 (S, C)`` (``nn.Linear``
             layout: ``y = x W^T + b``).
         """
+        cacheable = not self.training and not torch.is_grad_enabled()
+        if cacheable:
+            key = (tuple(kinds), tuple((p.data_ptr(), p._version) for p in self.parameters()))
+            hit = self._merged_cache.get(key)
+            if hit is not None:
+                return hit
         idx, gates = self.router(kinds)
-        gates = gates.to(self.w1.dtype)
+        gates = gates.to(self.w1.dtype)[:, None, :]  # (S, 1, k)
         out = []
         for p in (self.w1, self.b1, self.w2, self.b2):
-            sel = p[idx]  # (S, k, ...)
-            g = gates.view(*gates.shape, *([1] * (sel.dim() - 2)))
-            out.append((sel * g).sum(1))
+            sel = p[idx]  # (S, k, ...): the chosen experts only
+            out.append(torch.bmm(gates, sel.flatten(2)).view(sel.shape[0], *p.shape[1:]))
+        if cacheable:  # keep only entries of the current weights
+            self._merged_cache = {k: v for k, v in self._merged_cache.items() if k[1] == key[1]}
+            self._merged_cache[key] = out
         return out
 
     def forward(self, x: Tensor, segments: Segments) -> Tensor:

@@ -79,3 +79,28 @@ def test_every_kind_has_8_bits_and_errors():
         moe(torch.randn(1, 3, 8), [('text_input', 2)])
     with pytest.raises(ValueError, match='top_k'):
         AttributeMoEFFN(8, 8, num_experts=2, top_k=3)
+
+
+def test_merged_weights_cached_at_inference_and_invalidated_by_update():
+    torch.manual_seed(0)
+    moe = AttributeMoEFFN(8, 16, num_experts=4, top_k=2)
+    x = torch.randn(2, 5, 8)
+    segs = [('image_global', 3), ('caption_text', 2)]
+    train_out = moe(x, segs)  # training mode: merged every call, differentiable
+    moe.eval()
+    with torch.no_grad():
+        a = moe(x, segs)
+        first = moe.merged_weights(['image_global', 'caption_text'])
+        assert moe.merged_weights(['image_global', 'caption_text']) is first  # cached
+        assert torch.allclose(a, train_out, atol=1e-6)
+    opt = torch.optim.SGD(moe.parameters(), lr=0.5)
+    moe.train()
+    moe(x, segs).sum().backward()
+    opt.step()
+    moe.eval()
+    with torch.no_grad():
+        again = moe.merged_weights(['image_global', 'caption_text'])
+        assert again is not first and not torch.allclose(again[0], first[0])
+        moe.train()
+        fresh = moe.merged_weights(['image_global', 'caption_text'])
+    assert torch.allclose(again[0], fresh[0])
