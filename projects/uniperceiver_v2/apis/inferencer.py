@@ -37,7 +37,8 @@ class UniPerceiverV2Inferencer:
 
     Args:
         config (str | Config): the model config.
-        checkpoint (str, optional): weights; None keeps the initialisation (tests, smoke runs).
+        checkpoint (str, optional): weights; None initialises the model as training would start
+            (pretrained backbone / text weights, the rest random: tests, smoke runs).
         device (str): ``'cpu'``, ``'cuda'``, ...
         class_names (Sequence[str] | str, optional): replace the classification and detection
             class names (open vocabulary; a list or a file with one name per line).
@@ -56,7 +57,9 @@ class UniPerceiverV2Inferencer:
         init_default_scope(config.get('default_scope', 'mmdet'))
         from mmdet.registry import MODELS
         self.model = MODELS.build(config.model)
-        if checkpoint is not None:
+        if checkpoint is None:
+            self.model.init_weights()  # pretrained parts from init_cfg, the rest initialised
+        else:
             check_checkpoint_matches(checkpoint, self.model)
             load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True,
                             logger='silent')
