@@ -28,7 +28,9 @@ def _xyxy_to_cxcywh(b):
                         b[:, 3] - b[:, 1]], -1)
 
 
-def test_each_loss_term_matches_direct_computation(head):
+@pytest.mark.parametrize('num_points', [100, 256])
+def test_each_loss_term_matches_direct_computation(head, num_points):
+    head.num_points = num_points   # 10x15 mask map: 100 -> sampled points, 256 -> every pixel
     torch.manual_seed(0)
     num_q, img_h, img_w = 5, 40, 60
     metas = [dict(img_shape=(img_h, img_w), batch_input_shape=(40, 60))] * 2
@@ -68,13 +70,18 @@ def test_each_loss_term_matches_direct_computation(head):
     # masks: reproduce the uncertainty-sampled points with the same seed, then BCE / Dice directly
     pos_masks = torch.stack([masks[0, 1], masks[0, 3], masks[1, 0]])[:, None]
     tgt_masks = torch.stack([gt_masks[0][1], gt_masks[0][0], gt_masks[1][0]])[:, None]
-    torch.manual_seed(1)
-    points = get_uncertain_point_coords_with_randomness(
-        pos_masks, None, head.num_points, head.oversample_ratio, head.importance_sample_ratio)
+    if num_points < 150:
+        torch.manual_seed(1)
+        points = get_uncertain_point_coords_with_randomness(
+            pos_masks, None, head.num_points, head.oversample_ratio, head.importance_sample_ratio)
+    else:   # pixel centres of the 10x15 map
+        ys, xs = torch.meshgrid((torch.arange(10) + 0.5) / 10, (torch.arange(15) + 0.5) / 15,
+                                indexing='ij')
+        points = torch.stack([xs, ys], -1).reshape(1, -1, 2).expand(3, -1, -1)
     logits = point_sample(pos_masks, points)[:, 0]
     tgt = point_sample(tgt_masks, points)[:, 0]
     bce = F.binary_cross_entropy_with_logits(logits, tgt, reduction='sum')
-    torch.testing.assert_close(loss_mask, 5.0 * bce / (num_pos * head.num_points),
+    torch.testing.assert_close(loss_mask, 5.0 * bce / (num_pos * points.shape[1]),
                                rtol=1e-4, atol=1e-5)
     prob = logits.sigmoid()
     dice = 1 - (2 * (prob * tgt).sum(1) + 1) / (prob.sum(1) + tgt.sum(1) + 1)

@@ -6,7 +6,7 @@ product of a mask-embedding MLP of the query with a pixel-embedding map,
 ``m_q = MLP(q) . E_pix`` (einsum over channels).  All matching queries, the two-stage encoder
 queries and the contrastive denoising queries of every decoder layer are supervised with focal
 objectness, L1 + GIoU box and point-sampled BCE + Dice mask losses (Mask2Former-style uncertainty
-point sampling).  Matching is mmdet's ``HungarianAssigner``.
+point sampling; on maps with at most ``num_points`` pixels every pixel centre is used instead).  Matching is mmdet's ``HungarianAssigner``.
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -283,15 +283,24 @@ class MaskDINOHead(DINOHead):
         packed[pos_b, slots] = mask_embed[pos_b, pos_q]
         pos_masks = self.mask_logits(packed, mask_features)[pos_b, slots].unsqueeze(1)
         tgt_masks = torch.cat(batch_gt_masks)[flat_gt].unsqueeze(1)
-        with torch.no_grad():
-            points = get_uncertain_point_coords_with_randomness(
-                pos_masks, None, self.num_points, self.oversample_ratio,
-                self.importance_sample_ratio)
-            tgt_points = point_sample(tgt_masks, points).squeeze(1)
-        pred_points = point_sample(pos_masks, points).squeeze(1)
+        h, w = pos_masks.shape[-2:]
+        if h * w <= self.num_points:
+            # small maps: every pixel centre (exact, no sampling / uncertainty top-k needed)
+            with torch.no_grad():
+                grid = self._matching_points(h, w, pos_masks.device)
+                tgt_points = point_sample(tgt_masks, grid.expand(len(tgt_masks), -1, -1))
+                tgt_points = tgt_points.squeeze(1)
+            pred_points = pos_masks.flatten(1)          # = point_sample at the pixel centres
+        else:   # Mask2Former: uncertainty-based importance sampling of num_points points
+            with torch.no_grad():
+                points = get_uncertain_point_coords_with_randomness(
+                    pos_masks, None, self.num_points, self.oversample_ratio,
+                    self.importance_sample_ratio)
+                tgt_points = point_sample(tgt_masks, points).squeeze(1)
+            pred_points = point_sample(pos_masks, points).squeeze(1)
         loss_dice = self.loss_dice(pred_points, tgt_points, avg_factor=num_pos)
         loss_mask = self.loss_mask(pred_points.reshape(-1), tgt_points.reshape(-1),
-                                   avg_factor=num_pos * self.num_points)
+                                   avg_factor=num_pos * pred_points.shape[1])
         return loss_cls, loss_bbox, loss_iou, loss_mask, loss_dice
 
     def _match_and_loss(self, cls_scores: Tensor, bbox_preds: Tensor, mask_embed: Tensor,
