@@ -39,6 +39,21 @@ def sample_texts(data_samples: list, training: bool) -> List[str]:
     return texts
 
 
+def check_gather_allowed() -> None:
+    """Gathering negatives needs every rank in the same task (unmixed sampling, paper §4).
+
+    Under mixed sampling (``train_cfg.sampling='mixed'``, published by the multi-task loop as the
+    MessageHub info ``task_sampling``) other ranks may be training another task and the
+    all-gather would wait forever, so this raises instead.
+    """
+    from mmengine.dist import get_world_size
+    from mmengine.logging import MessageHub
+    if get_world_size() > 1 and \
+            MessageHub.get_current_instance().get_info('task_sampling') == 'mixed':
+        raise ValueError('RetrievalTask.gather_features=True needs unmixed sampling; with '
+                         "train_cfg.sampling='mixed' set gather_features=False")
+
+
 @MODELS.register_module()
 class RetrievalTask(BaseTask):
     """Image-text retrieval in both directions.
@@ -75,6 +90,7 @@ class RetrievalTask(BaseTask):
         """
         B = img.shape[0]
         if self.gather_features:
+            check_gather_allowed()
             img_all, txt_all = all_gather_with_grad(img), all_gather_with_grad(txt)
         else:
             img_all, txt_all = img, txt
