@@ -47,5 +47,10 @@ test_dataloader = dict(
     in1k_cls={{_base_.in1k_test_dataloader}},
     coco_ret={{_base_.coco_ret_test_dataloader}},
     coco_cap={{_base_.coco_cap_test_dataloader}})
-test_evaluator = val_evaluator
+test_evaluator = dict(
+    coco_det=dict(type='CocoMetric', ann_file='data/coco/annotations/instances_val2017.json',
+                  metric=['bbox']),
+    in1k_cls={{_base_.in1k_test_evaluator}},
+    coco_ret={{_base_.coco_ret_test_evaluator}},
+    coco_cap={{_base_.coco_cap_test_evaluator}})  # Karpathy test ground truth
 default_hooks = dict(checkpoint=dict(save_best='coco_ret/mean_recall', rule='greater'))
