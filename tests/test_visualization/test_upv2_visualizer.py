@@ -61,3 +61,16 @@ def test_hook_writes_one_folder_per_task(tmp_path):
     sample.pred_caption = 'two shapes'
     hook.after_test_iter(runner, 0, dict(task='coco_cap'), [sample])
     assert osp.isfile(tmp_path / 'ts' / 'show' / 'coco_cap' / 'img_1.png')
+
+
+def test_hook_skips_samples_without_a_drawable_prediction(tmp_path):
+    img_path = tmp_path / 'img_2.png'
+    mmcv.imwrite(_image(), str(img_path))
+    UniPerceiverV2Visualizer.get_instance('vis_hook_skip')
+    hook = MultiTaskVisualizationHook(draw=True, test_out_dir='show')
+    runner = SimpleNamespace(work_dir=str(tmp_path), timestamp='ts')
+    hook.before_test(runner)
+    sample = DataSample(metainfo=dict(img_path=str(img_path)))
+    sample.image_embedding = torch.zeros(4)  # a retrieval output: nothing to draw
+    hook.after_test_iter(runner, 0, dict(task='coco_ret'), [sample])
+    assert not osp.exists(tmp_path / 'ts' / 'show' / 'coco_ret')

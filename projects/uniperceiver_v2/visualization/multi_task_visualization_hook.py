@@ -14,8 +14,8 @@ from mmdet.registry import HOOKS
 class MultiTaskVisualizationHook(Hook):
     """Draw test predictions per task into ``<work_dir>/<timestamp>/<test_out_dir>/<task>/``.
 
-    Works for every task whose data samples carry ``img_path`` (detection, segmentation,
-    classification, captioning); retrieval outputs have no single image and are skipped. The task name
+    Works for every task whose data samples carry ``img_path`` and a prediction to draw (detection,
+    segmentation, classification, captioning); retrieval outputs (embeddings) are skipped. The task name
     comes from the batch's ``'task'`` key (single-task loops have none: files go to the folder root).
 
     Args:
@@ -49,7 +49,9 @@ class MultiTaskVisualizationHook(Hook):
         task = data_batch.get('task') if isinstance(data_batch, dict) else None
         visualizer = Visualizer.get_current_instance()
         for sample in outputs:
-            if 'img_path' not in sample or self._counts.get(task, 0) >= self.max_per_task:
+            drawable = any(k in sample for k in ('pred_instances', 'pred_label', 'pred_caption'))
+            if not drawable or 'img_path' not in sample or \
+                    self._counts.get(task, 0) >= self.max_per_task:
                 continue
             self._counts[task] = self._counts.get(task, 0) + 1
             img = mmcv.imfrombytes(get(sample.img_path, backend_args=self.backend_args),
