@@ -119,19 +119,19 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # --------------------------------------------------------------------------------- schedule
-max_iters = 1200
+max_iters = 2800
 train_cfg = dict(
     type='MultiTaskTrainLoop', max_iters=max_iters, val_interval=max_iters,
     sampling='unmixed',
-    tasks=dict(syn_cls=dict(sampling_weight=1.0), syn_det=dict(sampling_weight=2.0),
-               syn_cap=dict(sampling_weight=1.5), syn_ret=dict(sampling_weight=1.0)))
+    tasks=dict(syn_cls=dict(sampling_weight=1.0), syn_det=dict(sampling_weight=3.0),
+               syn_cap=dict(sampling_weight=1.5), syn_ret=dict(sampling_weight=1.5)))
 val_cfg = dict(type='MultiTaskValLoop')
 test_cfg = dict(type='MultiTaskTestLoop')
 
 optim_wrapper = dict(
     type='TBGNOptimWrapper', constructor='TBGNOptimWrapperConstructor',
     task_weights=None,  # omega_k = 1 for every task (paper: tasks contribute equally)
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),  # [ours] CPU lr
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.95), weight_decay=0.05),  # [ours] CPU lr
     paramwise_cfg=dict(norm_decay_mult=0.0, custom_keys={
         'image_encoder.proposal_network.backbone': dict(lr_mult=0.1),
         'text_encoder.model': dict(lr_mult=0.1),
@@ -142,7 +142,7 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=400, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1400, max_keep_ckpts=2),
     visualization=dict(type='MultiTaskVisualizationHook'))
 visualizer = dict(type='UniPerceiverV2Visualizer', vis_backends=[dict(type='LocalVisBackend')],
                   name='visualizer')
