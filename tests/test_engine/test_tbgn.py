@@ -176,6 +176,27 @@ def test_nan_gradient_skips_step(fresh_hub, caplog):
     assert wrapper.task_steps == dict(a=1, b=1)
 
 
+def test_huge_finite_gradients_are_normalised_not_skipped(fresh_hub):
+    """|g| ~ 1e20 overflows a float32 sum of squares; the step must still apply, and normalising
+    makes it the same step as for the same gradient direction at a sane scale."""
+    x = torch.randn(5, 4)
+    results = []
+    for scale in (1.0, 1e20):
+        torch.manual_seed(0)
+        model, wrapper = make()
+        fresh_hub.update_info('task', 'a')
+        model.loss('a', x).backward()
+        grads = [p.grad for p in params_of(wrapper) if p.grad is not None]
+        for g in grads:
+            g.mul_(scale)
+        assert all(torch.isfinite(g).all() for g in grads)
+        wrapper.step()
+        assert wrapper.skipped_steps == 0
+        results.append([p.detach().clone() for p in params_of(wrapper)])
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_state_dict_resume_continues_identically(fresh_hub):
     fresh_hub.update_info('task_sampling_probs', dict(a=0.6, b=0.4))
     model, wrapper = make(task_weights=dict(a=1.0, b=2.0))

@@ -189,11 +189,21 @@ class TBGNOptimWrapper(OptimWrapper):
 
     @staticmethod
     def global_grad_norm(grads: List[Tensor]) -> Tensor:
-        """‖∇L‖₂ over all gradients, in float32 (one ``_foreach_norm`` + one reduction)."""
+        """‖∇L‖₂ over all gradients, in float32 (one ``_foreach_norm`` + one reduction).
+
+        The float32 sum of squares overflows once gradients reach ~1e19 although every element is
+        finite (seen on a randomly initialised deformable encoder); only then the norm is
+        recomputed in float64, so such a step is normalised instead of skipped.  Real inf / NaN
+        gradients stay non-finite in float64 too and still skip the step.
+        """
         norms = torch._foreach_norm(grads)
         device = grads[0].device
-        return torch.linalg.vector_norm(
+        total = torch.linalg.vector_norm(
             torch.stack([n.to(device=device, dtype=torch.float32) for n in norms]))
+        if not torch.isfinite(total):
+            total = torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(g, dtype=torch.float64).to(device) for g in grads]))
+        return total
 
     @torch.no_grad()
     def tbgn_step(self, task: Optional[str], omega: float, s: float) -> bool:
