@@ -54,11 +54,12 @@ def per_param(opt, key):
     return [g[key] for g in opt.param_groups for _ in g['params']]
 
 
+@pytest.mark.parametrize('foreach', [True, False])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
-def test_matches_paper_equations(dtype):
+def test_matches_paper_equations(dtype, foreach):
     """Two groups (lr, wd differ), head b joins at step 3, head c's task is never drawn."""
     omegas, probs = dict(a=1.0, b=2.0, c=1.0), dict(a=0.6, b=0.3, c=0.1)
-    model, opt = make(dtype=dtype, task_weights=omegas, sampling_probs=probs)
+    model, opt = make(dtype=dtype, task_weights=omegas, sampling_probs=probs, foreach=foreach)
     ref = PaperTBGN(params_of(opt), betas=(B1, B2), eps=EPS)
     head_c = [p.detach().clone() for p in model.heads['c'].parameters()]
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))

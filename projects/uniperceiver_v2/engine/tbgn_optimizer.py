@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 _FP32_SAFE_SQ = (1e-30, 1e30)
 #: Python scalars of ``torch._foreach_*`` ops are applied in float32 for float32/bf16/fp16 tensors
 _FP32_RANGE = (2.0**-126, 2.0**127)
+#: ω/‖∇L‖ and ‖∇L‖ for which c·∇L, c²·∇L² stay in float32's range when c is applied as the
+#: ops' scalar factor; outside them g = c·∇L is materialised first
+_SCALAR_C_RANGE, _SCALAR_NORM_MAX = (1e-12, 1e12), 1e15
 
 
 def task_table(table: Optional[Mapping[str, float]], key: str,
@@ -142,7 +145,8 @@ class TBGN(Optimizer):
       :func:`global_grad_norm`).  Taking it costs one host synchronisation per step.
     * A non-finite norm (inf / NaN gradient) skips the step: parameters, moments and step counts
       stay untouched; :attr:`skipped_steps` counts such steps.  A zero gradient is a zero g.
-    * ``p.grad`` is left as it was; g lives in temporary buffers (one gradient-sized copy).
+    * ``p.grad`` is left as it was: the factor ω/‖∇L‖ of g enters the moment updates as a
+      scalar (for extreme norms g is first computed in a temporary copy).
     * Written with ``torch._foreach_*`` ops: any device, any floating dtype.
 
     Example::
@@ -166,6 +170,10 @@ class TBGN(Optimizer):
             the probabilities s_k; ``None``: s = 1 unless :meth:`step` is given ``s``.
         process_group (ProcessGroup, optional): ranks among which the gradients are sharded;
             the squared norm is all-reduced over it.  ``None`` for unsharded gradients (DDP).
+        foreach (bool, optional): run the update as multi-tensor ops over all parameters
+            (``True``) or tensor by tensor (``False``, faster on CPU, where it keeps each tensor
+            in cache); ``None``: ``True`` except for CPU tensors, as torch's AdamW.  Same
+            equations, same ops either way.
     """
 
     def __init__(self,
@@ -177,7 +185,8 @@ class TBGN(Optimizer):
                  *,
                  task_weights: Optional[Mapping[str, float]] = None,
                  sampling_probs: Optional[Mapping[str, float]] = None,
-                 process_group: Optional[object] = None) -> None:
+                 process_group: Optional[object] = None,
+                 foreach: Optional[bool] = None) -> None:
         if not 0.0 <= lr:
             raise ValueError(f'TBGN: invalid lr {lr}')
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
@@ -186,7 +195,8 @@ class TBGN(Optimizer):
             raise ValueError(f'TBGN: invalid eps {eps}')
         if not 0.0 <= weight_decay:
             raise ValueError(f'TBGN: invalid weight_decay {weight_decay}')
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        foreach=foreach)
         super().__init__(params, defaults)
         self.task_weights = task_table(task_weights, 'task_weights')
         self.sampling_probs = task_table(sampling_probs, 'sampling_probs', normalise=True)
@@ -254,7 +264,7 @@ class TBGN(Optimizer):
                 loss = closure()
         omega, s = self.task_factors(task, omega, s)
         groups = [self._split_group(group) for group in self.param_groups]
-        grads = [g for _, grads, _ in groups for g in grads]
+        grads = [g for _, group_grads, _ in groups for g in group_grads]
         if not grads and self.process_group is None:
             return loss
         first = next((p for group in self.param_groups for p in group['params']), None)
@@ -266,9 +276,15 @@ class TBGN(Optimizer):
             logger.warning('TBGN: non-finite gradient norm (%s) for task %r; step skipped (%d '
                            'skipped so far)', norm, task, self.skipped_steps)
             return loss
-        scale = omega / norm if norm > 0 else 0.0  # a zero gradient is a zero g
+        c = omega / norm if norm > 0 else 0.0  # (TBGN-1) g = c·∇L; a zero gradient is a zero g
+        # c rides on the scalars of the moment updates (no copy of the gradients) unless c or
+        # ∇L² would leave float32's range; then g is materialised
+        c_as_scalar = _SCALAR_C_RANGE[0] <= c <= _SCALAR_C_RANGE[1] and norm <= _SCALAR_NORM_MAX
         for group, (with_grad, group_grads, without_grad) in zip(self.param_groups, groups):
-            self._update_group(group, with_grad, _scaled(group_grads, scale), without_grad, s)
+            if c_as_scalar:
+                self._update_group(group, with_grad, group_grads, c, without_grad, s)
+            else:
+                self._update_group(group, with_grad, _scaled(group_grads, c), 1.0, without_grad, s)
         if task is not None:
             self.task_steps[task] = self.task_steps.get(task, 0) + 1
         return loss
@@ -288,13 +304,13 @@ class TBGN(Optimizer):
                 without_grad.append(p)
         return with_grad, grads, without_grad
 
-    def _update_group(self, group: dict, with_grad: List[Tensor], g: List[Tensor],
+    def _update_group(self, group: dict, with_grad: List[Tensor], grads: List[Tensor], c: float,
                       without_grad: List[Tensor], s: float) -> None:
-        """(TBGN-2..4) for one param group, bucketed by device and dtype for the foreach ops."""
+        """(TBGN-2..4) for one param group with g = c·grads, bucketed by device and dtype."""
         lr, (beta1, beta2) = float(group['lr']), group['betas']
         eps, weight_decay = group['eps'], group['weight_decay']
         buckets: Dict[tuple, Tuple[list, list, list]] = {}
-        for p, grad in zip(with_grad + without_grad, g + [None] * len(without_grad)):
+        for p, grad in zip(with_grad + without_grad, grads + [None] * len(without_grad)):
             state = self.state[p]
             if len(state) == 0:
                 state['step'] = torch.tensor(0.0)
@@ -305,28 +321,38 @@ class TBGN(Optimizer):
             bucket[1].append(state)
             if grad is not None:
                 bucket[2].append(grad)
-        for params, states, grads in buckets.values():
-            self._update(params, states, grads, lr, beta1, beta2, eps, weight_decay, s)
+        for (device, _), (params, states, bucket_grads) in buckets.items():
+            foreach = group.get('foreach')
+            if foreach is None:
+                foreach = device.type != 'cpu'
+            if foreach:
+                self._update(params, states, bucket_grads, c, lr, beta1, beta2, eps,
+                             weight_decay, s)
+                continue
+            for i in range(len(params)):  # params with grad come first: grads[i:i+1] pairs up
+                self._update(params[i:i + 1], states[i:i + 1], bucket_grads[i:i + 1], c, lr,
+                             beta1, beta2, eps, weight_decay, s)
 
     @staticmethod
-    def _update(params: List[Tensor], states: List[dict], g: List[Tensor], lr: float,
-                beta1: float, beta2: float, eps: float, weight_decay: float, s: float) -> None:
-        """(TBGN-2..4) on one bucket; ``g`` belongs to the first ``len(g)`` params, the rest
-        have a zero gradient."""
+    def _update(params: List[Tensor], states: List[dict], grads: List[Tensor], c: float,
+                lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                s: float) -> None:
+        """(TBGN-2..4) on one bucket with g = c·grads; ``grads`` belong to the first
+        ``len(grads)`` params, the rest have a zero gradient."""
         m = [state['exp_avg'] for state in states]
         n = [state['exp_avg_sq'] for state in states]
         steps = [state['step'] for state in states]
         torch._foreach_add_(steps, 1)
         t = [step.item() for step in steps]
-        k = len(g)
+        k = len(grads)
         # (TBGN-2) m_t = β1·m + (1-β1)/s_k · g
         torch._foreach_mul_(m, beta1)
         if k:
-            torch._foreach_add_(m[:k], g, alpha=(1 - beta1) / s)
+            torch._foreach_add_(m[:k], grads, alpha=(1 - beta1) / s * c)
         # (TBGN-3) n_t = β2·n + (1-β2)/s_k · g²
         torch._foreach_mul_(n, beta2)
         if k:
-            torch._foreach_addcmul_(n[:k], g, g, value=(1 - beta2) / s)
+            torch._foreach_addcmul_(n[:k], grads, grads, value=(1 - beta2) / s * c * c)
         # (TBGN-4) θ ← θ·(1-αλ) - α·m̂/(sqrt(n̂)+ε), m̂ = m/(1-β1^t), n̂ = n/(1-β2^t)
         if weight_decay != 0:
             torch._foreach_mul_(params, 1 - lr * weight_decay)
