@@ -211,31 +211,58 @@ def test_bf16_gradient_norm_is_float32():
 
 
 # ----------------------------------------------------------------------------- 2 ranks (gloo)
-def _sharded_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    """Each rank holds the gradients of every other parameter; TBGN all-reduces the norm."""
-    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
-                            world_size=world)
-    try:
-        model, _ = make()
-        x = torch.randn(5, 4, generator=torch.Generator().manual_seed(2))
-        params = list(model.parameters())
+def _train_sharded(rank: int, world: int, dtensor: bool) -> dict:
+    """Train on 2 ranks with the gradients sharded between them; return norms and full params.
+
+    ``dtensor=False``: each rank holds every other parameter and its gradient (ZeRO-style),
+    TBGN gets ``process_group``.  ``dtensor=True``: FSDP2-style DTensor parameters and gradients
+    (Shard(0), or Replicate for odd first dimensions), no process group.
+    """
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+
+    model, _ = make()
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(2))
+    params = list(model.parameters())
+    if dtensor:
+        mesh = init_device_mesh('cpu', (world, ))
+        placements = [[Shard(0)] if p.shape[0] % world == 0 else [Replicate()] for p in params]
+        mine = [nn.Parameter(distribute_tensor(p.detach().clone(), mesh, pl))
+                for p, pl in zip(params, placements)]
+        opt = TBGN(mine, lr=LR_TRUNK, betas=(B1, B2), eps=EPS, weight_decay=WD_TRUNK)
+    else:
         mine = params[rank::world]
         opt = TBGN(mine, lr=LR_TRUNK, betas=(B1, B2), eps=EPS, weight_decay=WD_TRUNK,
                    process_group=dist.group.WORLD)
-        norms = []
-        for task in 'abab':
-            model.loss(task, x).backward()
+    norms = []
+    for task in 'abab':
+        model.loss(task, x).backward()
+        if dtensor:
+            for p, d, pl in zip(params, mine, placements):
+                d.grad = None if p.grad is None else distribute_tensor(p.grad, mesh, pl)
+        else:
             for p in params:
                 if all(p is not q for q in mine):
                     p.grad = None  # the shards of the other rank
-            norms.append(global_grad_norm([p.grad for p in mine if p.grad is not None],
-                                          dist.group.WORLD))
-            opt.step(task=task)
-            model.zero_grad()
-            for i, p in enumerate(params):  # every rank gets the updated shards of the others
-                dist.broadcast(p.data, src=i % world)
-        torch.save(dict(norms=norms, params=[p.detach() for p in mine]),
-                   osp.join(out_dir, f'rank{rank}.pth'))
+        opt.step(task=task)
+        norms.append(opt.last_grad_norm)
+        model.zero_grad()
+        with torch.no_grad():  # every rank gets the updated shards of the others
+            for i, p in enumerate(params):
+                if dtensor:
+                    p.copy_(mine[i].full_tensor())
+                else:
+                    dist.broadcast(p, src=i % world)
+    return dict(norms=norms, params=[p.detach().clone() for p in params])
+
+
+def _sharded_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                            world_size=world)
+    try:
+        out = {mode: _train_sharded(rank, world, mode == 'dtensor')
+               for mode in ('process_group', 'dtensor')}
+        torch.save(out, osp.join(out_dir, f'rank{rank}.pth'))
     finally:
         dist.destroy_process_group()
 
@@ -252,9 +279,8 @@ def test_norm_over_two_gloo_ranks_matches_single_process(tmp_path):
         opt.step(task=task)
         norms.append(opt.last_grad_norm)
         model.zero_grad()
-    params = list(model.parameters())
     for rank in range(2):
-        out = torch.load(tmp_path / f'rank{rank}.pth')
-        assert out['norms'] == pytest.approx(norms, rel=1e-6)
-        for p, q in zip(out['params'], params[rank::2]):
-            torch.testing.assert_close(p, q.detach(), rtol=1e-6, atol=1e-7)
+        for mode, out in torch.load(tmp_path / f'rank{rank}.pth').items():
+            assert out['norms'] == pytest.approx(norms, rel=1e-6), mode
+            for p, q in zip(out['params'], model.parameters()):
+                torch.testing.assert_close(p, q.detach(), rtol=1e-6, atol=1e-7, msg=mode)

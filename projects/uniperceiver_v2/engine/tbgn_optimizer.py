@@ -24,6 +24,11 @@ import torch.distributed as dist
 from torch import Tensor
 from torch.optim import Optimizer
 
+try:  # sharded gradients of FSDP2 / tensor parallelism
+    from torch.distributed.tensor import DTensor
+except ImportError:  # torch built without distributed support
+    DTensor = ()
+
 logger = logging.getLogger(__name__)
 
 #: a float32 sum of squares outside this range has over- or underflowed (or lost its precision
@@ -67,14 +72,21 @@ def task_table(table: Optional[Mapping[str, float]], key: str,
 
 
 def _sum_of_squares(grads: Sequence[Tensor], dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Σ ∇L² over ``grads`` as a 0-dim ``dtype`` tensor on ``device`` (per-tensor norms in ``dtype``)."""
+    """Σ ∇L² over ``grads`` as a 0-dim ``dtype`` tensor on ``device`` (norms taken in ``dtype``).
+
+    DTensor gradients are reduced over their device mesh (``full_tensor``), so their shards count
+    once each and replicas once in all.
+    """
     total = torch.zeros((), dtype=dtype, device=device)
-    by_device: Dict[torch.device, List[Tensor]] = {}
+    buckets: Dict[tuple, List[Tensor]] = {}
     for grad in grads:
-        by_device.setdefault(grad.device, []).append(grad)
-    for device_grads in by_device.values():
-        norms = torch._foreach_norm(device_grads, 2, dtype=dtype)
-        total += torch.stack(norms).square().sum().to(device)
+        mesh = grad.device_mesh if isinstance(grad, DTensor) else None
+        buckets.setdefault((grad.device, mesh), []).append(grad)
+    for (_, mesh), bucket in buckets.items():
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(bucket, 2, dtype=dtype)))
+        if mesh is not None:
+            norm = norm.full_tensor()
+        total += norm.square().to(device)
     return total
 
 
@@ -83,15 +95,16 @@ def global_grad_norm(grads: Sequence[Tensor], process_group: Optional[object] = 
     """‖∇L‖₂ over all ``grads`` (TBGN-1), in float32 or wider whatever their dtype.
 
     The squares are summed in float32 (float64 for float64 gradients); a sum that over- or
-    underflowed (gradients beyond ~1e19 or below ~1e-15) is recomputed in float64, so huge or tiny
+    underflowed (gradients beyond ~1e15 or below ~1e-15) is recomputed in float64, so huge or tiny
     finite gradients are normalised exactly.  Inf / NaN gradients give a non-finite norm.
+    DTensor gradients (FSDP2 shards) are summed over their device mesh by themselves.
 
     Args:
         grads (Sequence[Tensor]): this rank's gradients (any devices and floating dtypes).
-        process_group (ProcessGroup, optional): the ranks that share the gradients out between
-            them (ZeRO / FSDP-style sharding, each rank holding a disjoint part); the sum of
-            squares is all-reduced over it.  ``None``: the gradients are complete on this rank
-            (single process, or DDP after its all-reduce).
+        process_group (ProcessGroup, optional): the ranks that share plain-tensor gradients out
+            between them (ZeRO-style sharding, each rank holding a disjoint part); the sum of
+            squares is all-reduced over it.  ``None``: the plain gradients are complete on this
+            rank (single process, or DDP after its all-reduce).
         device (torch.device, optional): where the sum lives (the collective's device); default
             the first gradient's, or the CPU.
 
@@ -141,7 +154,8 @@ class TBGN(Optimizer):
     * Parameters the task does not reach (``grad is None``) but which have state count as a zero
       gradient: their moments decay and they keep moving with their momentum (and decay), which
       the expectation above needs.  Parameters that never had a gradient are never touched.
-    * The norm is taken in float32 or wider and, with ``process_group``, over all ranks (see
+    * The norm is taken in float32 or wider and over all ranks for sharded gradients: DTensor
+      (FSDP2) by their device mesh, plain-tensor shards (ZeRO) with ``process_group`` (see
       :func:`global_grad_norm`).  Taking it costs one host synchronisation per step.
     * A non-finite norm (inf / NaN gradient) skips the step: parameters, moments and step counts
       stay untouched; :attr:`skipped_steps` counts such steps.  A zero gradient is a zero g.
