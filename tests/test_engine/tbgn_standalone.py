@@ -1,4 +1,4 @@
-"""``engine/tbgn_optimizer.py`` loaded by its path, without the package (torch only, no MMEngine)."""
+"""``engine/tbgn_optimizer.py`` loaded by path, without the package (torch only, no MMEngine)."""
 import importlib.util
 import os.path as osp
 import sys

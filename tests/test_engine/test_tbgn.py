@@ -1,17 +1,18 @@
-"""TBGN optimizer wrapper against a direct implementation of paper §4.4."""
+"""TBGN optimizer wrapper (the MMEngine shell over the TBGN optimizer) against the float64
+reference of paper §4; task and s_k handed in explicitly; checkpoints."""
 import copy
-import logging
-import math
 
 import pytest
 import torch
 from mmengine.logging import MessageHub
-from mmengine.optim import build_optim_wrapper
+from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.optim.scheduler import LinearLR
 from torch import nn
 
 import uniperceiver_v2  # noqa: F401  (registers the wrappers)
-from uniperceiver_v2.engine import AmpTBGNOptimWrapper, TBGNOptimWrapper
+from tbgn_reference import PaperTBGN
+from uniperceiver_v2.engine import TBGN, AmpTBGNOptimWrapper, TBGNOptimWrapper
+from uniperceiver_v2.engine import tbgn as tbgn_module
 
 B1, B2 = 0.9, 0.95  # torch convention; the paper's β is 1 - these
 EPS, WD = 1e-8, 0.05
@@ -32,46 +33,26 @@ class TwoTaskNet(nn.Module):
         return (out**2).mean() * (100.0 if task == 'b' else 1.0)  # loss scale must not matter
 
 
-def make(seed=0, wrapper_cls=TBGNOptimWrapper, **kwargs):
+def make(seed=0, wrapper_cls=TBGNOptimWrapper, probs=dict(a=1.0, b=1.0), **kwargs):
+    """Model and wrapper over AdamW (two param groups), the loop's sampling handed in."""
     torch.manual_seed(seed)
     model = TwoTaskNet()
     groups = [dict(params=list(model.trunk.parameters())),
               dict(params=list(model.head_a.parameters()) + list(model.head_b.parameters()),
                    lr=3e-3)]
     opt = torch.optim.AdamW(groups, lr=1e-2, betas=(B1, B2), eps=EPS, weight_decay=WD)
-    return model, wrapper_cls(opt, **kwargs)
-
-
-class PaperTBGN:
-    """Paper §4.4 written out per parameter in float64, with the paper's β convention."""
-
-    def __init__(self, params) -> None:
-        self.params = [p.detach().double().clone() for p in params]
-        self.state = {}
-        self.beta1, self.beta2 = 1 - B1, 1 - B2  # paper: β weights the new gradient
-
-    def step(self, grads, lrs, omega, s):
-        norm = math.sqrt(sum(float((g.double()**2).sum()) for g in grads if g is not None))
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if g is None and i not in self.state:
-                continue
-            g = torch.zeros_like(p) if g is None else omega * g.double() / norm
-            st = self.state.setdefault(i, dict(m=torch.zeros_like(p), n=torch.zeros_like(p), t=0))
-            st['t'] += 1
-            st['m'] = (1 - self.beta1) * st['m'] + (self.beta1 / s) * g
-            st['n'] = (1 - self.beta2) * st['n'] + (self.beta2 / s) * g**2
-            m_hat = st['m'] / (1 - (1 - self.beta1)**st['t'])
-            n_hat = st['n'] / (1 - (1 - self.beta2)**st['t'])
-            lr = lrs[i]
-            self.params[i] = p * (1 - lr * WD) - lr * m_hat / (n_hat.sqrt() + EPS)
+    wrapper = wrapper_cls(opt, **kwargs)
+    if probs is not None:
+        wrapper.set_task_sampling(probs, 'unmixed')  # what MultiTaskTrainLoop does
+    return model, wrapper
 
 
 def params_of(wrapper):
     return [p for g in wrapper.optimizer.param_groups for p in g['params']]
 
 
-def lrs_of(wrapper):
-    return [g['lr'] for g in wrapper.optimizer.param_groups for _ in g['params']]
+def per_param(wrapper, key):
+    return [g[key] for g in wrapper.optimizer.param_groups for _ in g['params']]
 
 
 @pytest.fixture(autouse=True)
@@ -83,19 +64,16 @@ def fresh_hub():
     hub.runtime_info.clear()
 
 
-def run_and_compare(wrapper, model, ref, tasks, omegas, probs, hub, scheduler=None, explicit=()):
+def run_and_compare(wrapper, model, ref, tasks, omegas, probs, scheduler=None):
     x = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
     for i, task in enumerate(tasks):
         loss = model.loss(task, x + 0.1 * i)
         loss.backward()
         grads = [None if p.grad is None else p.grad.clone() for p in params_of(wrapper)]
-        ref.step(grads, lrs_of(wrapper), omegas[task], probs[task])
-        if i in explicit:
-            hub.runtime_info.pop('task', None)
-            wrapper.step(task=task)
-        else:
-            hub.update_info('task', task)
-            wrapper.step()
+        ref.step(grads, per_param(wrapper, 'lr'), per_param(wrapper, 'weight_decay'),
+                 omegas[task], probs[task])
+        wrapper.step(task=task)
+        assert all(g is None or torch.equal(p.grad, g) for p, g in zip(params_of(wrapper), grads))
         wrapper.zero_grad()
         if scheduler is not None:
             scheduler.step()
@@ -105,137 +83,154 @@ def run_and_compare(wrapper, model, ref, tasks, omegas, probs, hub, scheduler=No
 
 def test_matches_paper_equations_two_tasks(fresh_hub):
     omegas, weights = dict(a=1.0, b=2.0), dict(a=7.0, b=3.0)
-    model, wrapper = make(task_weights=omegas)
-    fresh_hub.update_info('task_sampling_probs', dict(a=0.7, b=0.3))  # as the train loop does
-    ref = PaperTBGN(params_of(wrapper))
+    model, wrapper = make(task_weights=omegas, probs=weights)
+    assert isinstance(wrapper.optimizer, TBGN)
+    ref = PaperTBGN(params_of(wrapper), betas=(B1, B2), eps=EPS)
     scheduler = LinearLR(wrapper, start_factor=0.25, by_epoch=False, begin=0, end=4)
-    lr0 = lrs_of(wrapper)
+    lr0 = per_param(wrapper, 'lr')
     run_and_compare(wrapper, model, ref, list('aabab' 'baab'), omegas,
-                    {k: v / 10 for k, v in weights.items()}, fresh_hub, scheduler, explicit={3, 6})
-    assert lrs_of(wrapper) != lr0  # the scheduler drove the lr the update used
+                    {k: v / 10 for k, v in weights.items()}, scheduler)
+    assert per_param(wrapper, 'lr') != lr0  # the scheduler drove the lr the update used
     assert wrapper.task_steps == dict(a=5, b=4)
+    assert fresh_hub.get_scalar('train/grad_norm').current() == wrapper.optimizer.last_grad_norm
     # head_b first got a gradient at the third step (index 2): its step count lags the trunk's
     st = wrapper.optimizer.state
     assert st[model.trunk.weight]['step'] == 9 and st[model.head_b.weight]['step'] == 7
 
 
-def test_sampling_weights_from_config_override_hub(fresh_hub):
+def test_config_sampling_weights_win_over_the_loop(monkeypatch):
     omegas = dict(a=0.5, b=1.5)
-    model, wrapper = make(task_weights=omegas, sampling_weights=dict(a=1, b=3))
-    fresh_hub.update_info('task_sampling_probs', dict(a=0.5, b=0.5))
-    ref = PaperTBGN(params_of(wrapper))
-    run_and_compare(wrapper, model, ref, list('abba'), omegas, dict(a=0.25, b=0.75), fresh_hub)
+    model, wrapper = make(task_weights=omegas, sampling_weights=dict(a=1, b=3), probs=None)
+    logged = []
+    monkeypatch.setattr(tbgn_module, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    wrapper.set_task_sampling(dict(a=0.5, b=0.5), 'unmixed')
+    assert 'follows optim_wrapper.sampling_weights' in logged[0]
+    ref = PaperTBGN(params_of(wrapper), betas=(B1, B2), eps=EPS)
+    run_and_compare(wrapper, model, ref, list('abba'), omegas, dict(a=0.25, b=0.75))
 
 
-def test_without_task_info_is_one_task(fresh_hub):
-    model, wrapper = make()
-    ref = PaperTBGN(params_of(wrapper))
-    x = torch.randn(5, 4)
-    for _ in range(3):
-        model.loss('a', x).backward()
-        grads = [None if p.grad is None else p.grad.clone() for p in params_of(wrapper)]
-        ref.step(grads, lrs_of(wrapper), 1.0, 1.0)
+def test_task_and_s_k_errors_name_the_config_keys():
+    model, wrapper = make(probs=None)
+    model.loss('a', torch.randn(2, 4)).backward()
+    with pytest.raises(ValueError, match="needs the batch's task.*MultiTaskTrainLoop"):
         wrapper.step()
-        wrapper.zero_grad()
-    for p, r in zip(params_of(wrapper), ref.params):
-        torch.testing.assert_close(p.detach().double(), r, rtol=1e-5, atol=1e-6)
-
-
-def test_unknown_task_names_the_config_key(fresh_hub):
-    model, wrapper = make(task_weights=dict(a=1.0))
-    model.loss('b', torch.randn(2, 4)).backward()
-    fresh_hub.update_info('task', 'b')
-    with pytest.raises(KeyError, match='optim_wrapper.task_weights'):
-        wrapper.step()
-    fresh_hub.update_info('task_sampling_probs', dict(a=1.0))
-    _, wrapper = make()
+    with pytest.raises(ValueError, match='train_cfg.tasks.*optim_wrapper.sampling_weights'):
+        wrapper.step(task='a')
+    wrapper.set_task_sampling(dict(a=1.0), 'unmixed')
     with pytest.raises(KeyError, match='train_cfg.tasks'):
-        wrapper.step()
+        wrapper.step(task='b')
+    _, wrapper = make(task_weights=dict(a=1.0))
+    with pytest.raises(KeyError, match='optim_wrapper.task_weights'):
+        wrapper.step(task='b')
+    with pytest.raises(ValueError, match='optim_wrapper.sampling_weights.a'):
+        make(sampling_weights=dict(a=-1.0))
 
 
-def test_nan_gradient_skips_step(fresh_hub, caplog):
+def test_mixed_sampling_across_ranks_is_refused(monkeypatch):
+    _, wrapper = make()
+    wrapper.set_task_sampling(dict(a=1.0, b=1.0), 'mixed')  # one process: fine
+    monkeypatch.setattr(tbgn_module, 'get_world_size', lambda: 2)
+    with pytest.raises(RuntimeError, match='unmixed'):
+        wrapper.set_task_sampling(dict(a=1.0, b=1.0), 'mixed')
+
+
+def test_nan_gradient_skips_step(fresh_hub):
     model, wrapper = make()
     x = torch.randn(5, 4)
     for task in 'ab':
-        fresh_hub.update_info('task', task)
-        wrapper.update_params(model.loss(task, x))
+        wrapper.update_params(model.loss(task, x), task=task)
     before_p = [p.detach().clone() for p in params_of(wrapper)]
     before_s = copy.deepcopy(wrapper.optimizer.state_dict())
     model.loss('a', x).backward()
     model.trunk.weight.grad[0, 0] = float('nan')
-    with caplog.at_level(logging.WARNING):
-        wrapper.step()
+    wrapper.step(task='a')
     assert wrapper.skipped_steps == 1
+    assert fresh_hub.get_scalar('train/tbgn_skipped_steps').current() == 1
     for p, b in zip(params_of(wrapper), before_p):
         assert torch.equal(p.detach(), b)
     after_s = wrapper.optimizer.state_dict()['state']
     for k, st in before_s['state'].items():
-        assert st['step'] == after_s[k]['step']
-        assert torch.equal(st['exp_avg'], after_s[k]['exp_avg'])
-        assert torch.equal(st['exp_avg_sq'], after_s[k]['exp_avg_sq'])
+        for name in ('step', 'exp_avg', 'exp_avg_sq'):
+            assert torch.equal(st[name], after_s[k][name])
     assert wrapper.task_steps == dict(a=1, b=1)
 
 
-def test_huge_finite_gradients_are_normalised_not_skipped(fresh_hub):
-    """|g| ~ 1e20 overflows a float32 sum of squares; the step must still apply, and normalising
-    makes it the same step as for the same gradient direction at a sane scale."""
-    x = torch.randn(5, 4)
-    results = []
-    for scale in (1.0, 1e20):
-        torch.manual_seed(0)
-        model, wrapper = make()
-        fresh_hub.update_info('task', 'a')
-        model.loss('a', x).backward()
-        grads = [p.grad for p in params_of(wrapper) if p.grad is not None]
-        for g in grads:
-            g.mul_(scale)
-        assert all(torch.isfinite(g).all() for g in grads)
-        wrapper.step()
-        assert wrapper.skipped_steps == 0
-        results.append([p.detach().clone() for p in params_of(wrapper)])
-    for a, b in zip(*results):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
-def test_state_dict_resume_continues_identically(fresh_hub):
-    fresh_hub.update_info('task_sampling_probs', dict(a=0.6, b=0.4))
-    model, wrapper = make(task_weights=dict(a=1.0, b=2.0))
+def test_state_dict_resume_continues_identically():
+    model, wrapper = make(task_weights=dict(a=1.0, b=2.0), probs=dict(a=0.6, b=0.4))
     x = torch.randn(5, 4)
     for task in 'abab':
-        fresh_hub.update_info('task', task)
-        wrapper.update_params(model.loss(task, x))
+        wrapper.update_params(model.loss(task, x), task=task)
     saved_state = copy.deepcopy(wrapper.state_dict())
     saved_model = copy.deepcopy(model.state_dict())
-    assert saved_state['tbgn']['task_steps'] == dict(a=2, b=2)
+    assert saved_state['tbgn'] == dict(task_steps=dict(a=2, b=2), skipped_steps=0)
 
-    model2, wrapper2 = make(seed=123, task_weights=dict(a=1.0, b=2.0))
+    model2, wrapper2 = make(seed=123, task_weights=dict(a=1.0, b=2.0), probs=dict(a=0.6, b=0.4))
     model2.load_state_dict(saved_model)
     wrapper2.load_state_dict(saved_state)
     assert wrapper2.task_steps == dict(a=2, b=2)
     for task in 'bba':
-        fresh_hub.update_info('task', task)
-        wrapper.update_params(model.loss(task, x))
-        wrapper2.update_params(model2.loss(task, x))
+        wrapper.update_params(model.loss(task, x), task=task)
+        wrapper2.update_params(model2.loss(task, x), task=task)
     for p, q in zip(model.parameters(), model2.parameters()):
         assert torch.equal(p, q)
+    # the checkpoint is AdamW's: the no-TBGN ablation / fine-tuning resumes from it
+    adamw = torch.optim.AdamW([dict(params=g['params']) for g in wrapper2.optimizer.param_groups])
+    adamw.load_state_dict(copy.deepcopy(saved_state))
+    assert torch.equal(adamw.state[model2.trunk.weight]['exp_avg_sq'],
+                       saved_state['state'][0]['exp_avg_sq'])
 
 
-def test_constructor_survives_amp_switch_and_keeps_paramwise_lr(fresh_hub):
+def test_former_checkpoints_with_rescaled_second_moment_are_converted():
+    model, wrapper = make()
+    for task in 'ab':
+        wrapper.update_params(model.loss(task, torch.randn(5, 4)), task=task)
+    state = copy.deepcopy(wrapper.state_dict())
+    legacy = copy.deepcopy(state)  # the former fused implementation stored j·n per group
+    sq_scales = {0: 4.0, 1: 0.5}
+    for index, group in enumerate(legacy['param_groups']):
+        for key in group['params']:
+            if key in legacy['state']:
+                legacy['state'][key]['exp_avg_sq'] *= sq_scales[index]
+                legacy['state'][key]['step'] = int(legacy['state'][key]['step'])
+    legacy['tbgn']['sq_scales'] = sq_scales
+    _, wrapper2 = make(seed=1)
+    wrapper2.load_state_dict(legacy)
+    for p, q in zip(params_of(wrapper), params_of(wrapper2)):
+        for name in ('exp_avg', 'exp_avg_sq', 'step'):
+            torch.testing.assert_close(wrapper2.optimizer.state[q][name],
+                                       wrapper.optimizer.state[p][name])
+    assert 'sq_scales' not in wrapper2.state_dict()['tbgn']
+
+
+def test_constructor_survives_amp_switch_and_keeps_paramwise_lr():
     model = TwoTaskNet()
     cfg = dict(type='TBGNOptimWrapper', constructor='TBGNOptimWrapperConstructor',
                optimizer=dict(type='AdamW', lr=1e-3, betas=(B1, B2), weight_decay=WD),
                paramwise_cfg=dict(custom_keys={'head_a': dict(lr_mult=0.1)}),
                task_weights=dict(a=1.0, b=1.0))
-    assert type(build_optim_wrapper(model, cfg)) is TBGNOptimWrapper
+    wrapper = build_optim_wrapper(model, cfg)
+    assert type(wrapper) is TBGNOptimWrapper and type(wrapper.optimizer) is TBGN
     cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')  # what mmdet's --amp does
     wrapper = build_optim_wrapper(model, cfg)
-    assert type(wrapper) is AmpTBGNOptimWrapper
+    assert type(wrapper) is AmpTBGNOptimWrapper and type(wrapper.optimizer) is TBGN
     assert wrapper.task_weights == dict(a=1.0, b=1.0)
     lrs = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
     assert lrs[id(model.head_a.weight)] == pytest.approx(1e-4)
     assert lrs[id(model.trunk.weight)] == pytest.approx(1e-3)
+    assert wrapper.optimizer.param_groups[0]['betas'] == (B1, B2)
     with pytest.raises(ValueError, match='optim_wrapper.type'):
         build_optim_wrapper(model, dict(cfg, type='ZeroRedundancyOptimizer'))
+
+
+def test_registered_optimizer_under_plain_optim_wrapper():
+    """``optimizer=dict(type='TBGN')`` in MMEngine's own OptimWrapper: one task, ω = s = 1."""
+    model = TwoTaskNet()
+    wrapper = build_optim_wrapper(model, dict(optimizer=dict(type='TBGN', lr=1e-3)))
+    assert type(wrapper) is OptimWrapper and type(wrapper.optimizer) is TBGN
+    before = model.trunk.weight.detach().clone()
+    wrapper.update_params(model.loss('a', torch.randn(3, 4)))
+    assert not torch.equal(model.trunk.weight, before)
+    assert wrapper.optimizer.last_grad_norm > 0
 
 
 def test_rejects_non_adamw_and_clipping():
@@ -244,24 +239,27 @@ def test_rejects_non_adamw_and_clipping():
         TBGNOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     with pytest.raises(ValueError, match='clip_grad'):
         TBGNOptimWrapper(torch.optim.AdamW(model.parameters()), clip_grad=dict(max_norm=1.0))
+    with pytest.raises(ValueError, match='amsgrad'):
+        TBGNOptimWrapper(torch.optim.AdamW(model.parameters(), amsgrad=True))
 
 
-def test_amp_fp16_loss_scaling_matches_fp32_and_skips_overflow(fresh_hub):
+def test_amp_fp16_loss_scaling_matches_fp32_and_skips_overflow():
     model, plain = make(task_weights=dict(a=1.0, b=2.0))
     model_amp, amp = make(wrapper_cls=AmpTBGNOptimWrapper, dtype='float16', loss_scale='dynamic',
                           task_weights=dict(a=1.0, b=2.0))
     assert amp.loss_scaler.is_enabled() and amp.loss_scaler.get_scale() == 65536.0
     x = torch.randn(5, 4)
     for task in 'abba':  # the norm is taken after unscaling: same update as fp32
-        fresh_hub.update_info('task', task)
-        plain.update_params(model.loss(task, x))
-        amp.update_params(model_amp.loss(task, x))
+        plain.update_params(model.loss(task, x), task=task)
+        amp.update_params(model_amp.loss(task, x), task=task)
     for p, q in zip(model.parameters(), model_amp.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     before = [p.detach().clone() for p in model_amp.parameters()]
-    amp.update_params(model_amp.loss('a', x) * float('inf'))
+    amp.update_params(model_amp.loss('a', x) * float('inf'), task='a')
     assert amp.skipped_steps == 1 and amp.loss_scaler.get_scale() == 32768.0
     assert all(torch.equal(p, b) for p, b in zip(model_amp.parameters(), before))
+    with pytest.raises(ValueError, match="needs the batch's task"):
+        amp.update_params(model_amp.loss('a', x))
     state = amp.state_dict()
     assert state['loss_scaler']['scale'] == 32768.0
     _, amp2 = make(wrapper_cls=AmpTBGNOptimWrapper, dtype='float16')
@@ -269,15 +267,14 @@ def test_amp_fp16_loss_scaling_matches_fp32_and_skips_overflow(fresh_hub):
     assert amp2.loss_scaler.get_scale() == 32768.0 and amp2.skipped_steps == 1
 
 
-def test_amp_bf16_autocast_without_scaling(fresh_hub):
+def test_amp_bf16_autocast_without_scaling():
     model, amp = make(wrapper_cls=AmpTBGNOptimWrapper, dtype='bfloat16')
     assert not amp.loss_scaler.is_enabled()
     before = [p.detach().clone() for p in model.parameters()]
-    fresh_hub.update_info('task', 'a')
     with amp.optim_context(model):
         h = model.trunk(torch.randn(5, 4))
         assert h.dtype == torch.bfloat16
         loss = model.loss('a', torch.randn(5, 4)).float()
-    amp.update_params(loss)
+    amp.update_params(loss, task='a')
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert not torch.equal(model.trunk.weight, before[0])

@@ -15,15 +15,16 @@ from .tbgn import TBGNOptimWrapper
 class AmpTBGNOptimWrapper(TBGNOptimWrapper):
     """:class:`TBGNOptimWrapper` with autocast and (for fp16) dynamic loss scaling.
 
-    ``backward`` scales the loss; ``step`` unscales the gradients (``GradScaler.unscale_``), then
-    takes the TBGN step on the true gradients - the norm is computed after unscaling, as the
-    paper requires - and lets the scaler adapt its scale.  An overflow gives a non-finite norm,
+    ``backward`` scales the loss; ``step`` unscales the gradients (``GradScaler.unscale_``, in
+    place: with fp16 loss scaling ``p.grad`` holds the true gradient afterwards, as with torch AMP),
+    then takes the TBGN step on them - the norm is computed after unscaling, as the paper
+    requires - and lets the scaler adapt its scale.  An overflow gives a non-finite norm,
     so the step is skipped (weights and moments untouched) and the scale is lowered.  With bf16
     no loss scaling is needed and none is done.  ``TBGNOptimWrapperConstructor`` maps mmdet's
     ``--amp`` switch (``type='AmpOptimWrapper'``) onto this class.
 
     Args:
-        optimizer (torch.optim.AdamW): see :class:`TBGNOptimWrapper`.
+        optimizer (TBGN | torch.optim.AdamW): see :class:`TBGNOptimWrapper`.
         loss_scale (str | float | dict | None): ``'dynamic'``, a static scale, ``GradScaler``
             kwargs, or ``None`` (no loss scaling).  Ignored (no scaling) for bf16.
         dtype (str | torch.dtype, optional): autocast dtype: ``'float16'``/``'bfloat16'``;
@@ -72,13 +73,17 @@ class AmpTBGNOptimWrapper(TBGNOptimWrapper):
         self._inner_count += 1
 
     def step(self, task: Optional[str] = None, **kwargs) -> None:
-        """Unscale, TBGN step on the true gradients (skipped on overflow), update the scale."""
+        """Unscale, TBGN step on the true gradients (skipped on overflow), update the scale.
+
+        Args:
+            task (str): the task of these gradients.
+        """
         if kwargs:
             raise TypeError(f'AmpTBGNOptimWrapper.step got unexpected arguments {sorted(kwargs)}')
         factors = self.task_factors(task)
         if self.loss_scaler.is_enabled():
             self.loss_scaler.unscale_(self.optimizer)
-        self.tbgn_step(*factors)
+        self.tbgn_step(task, *factors)
         if self.loss_scaler.is_enabled():
             self.loss_scaler.update(self._scale_update_param)
 

@@ -1,68 +1,69 @@
-"""Task-Balanced Gradient Normalization (TBGN), paper §4.4, as an MMEngine optimizer wrapper."""
+"""MMEngine shell around the :class:`~.tbgn_optimizer.TBGN` optimizer (paper §4)."""
 import logging
 import math
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 from mmengine.dist import get_world_size
 from mmengine.logging import print_log
-from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
 from torch import Tensor
 from torch.optim import Optimizer
 
-#: MessageHub runtime-info keys read by TBGN (published by ``MultiTaskTrainLoop``).
-TASK_INFO_KEY = 'task'
-TASK_PROBS_INFO_KEY = 'task_sampling_probs'
-TASK_SAMPLING_INFO_KEY = 'task_sampling'
+from .tbgn_optimizer import TBGN, task_table
+
+# ``optimizer=dict(type='TBGN', ...)`` also works, e.g. under MMEngine's plain ``OptimWrapper`` for
+# a single task (ω = s = 1).
+OPTIMIZERS.register_module(module=TBGN)
+
+MIXED_SAMPLING_ERROR = (
+    'TBGN needs unmixed sampling (train_cfg.sampling="unmixed"): with mixed sampling every rank '
+    'trains another task and the ranks would apply different ω_k/s_k to the same all-reduced '
+    'gradient')
+
+#: keys of a ``torch.optim.AdamW`` param group that TBGN does not take over
+_ADAMW_ONLY_KEYS = ('amsgrad', 'maximize', 'capturable', 'differentiable', 'fused',
+                    'decoupled_weight_decay')
 
 
-def _check_weights(weights: Optional[Mapping[str, float]], key: str, normalise: bool
-                   ) -> Optional[Dict[str, float]]:
-    if weights is None:
-        return None
-    if not isinstance(weights, Mapping) or not weights:
-        raise TypeError(f'{key} must be a non-empty dict task -> weight, got {weights!r}')
-    out = {}
-    for task, w in weights.items():
-        if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ValueError(f'{key}.{task} must be a finite number >= 0, got {w!r}')
-        out[task] = float(w)
-    if normalise:
-        total = sum(out.values())
-        if total <= 0:
-            raise ValueError(f'{key}: all weights are 0')
-        out = {task: w / total for task, w in out.items()}
-    return out
+def as_tbgn(optimizer: Optimizer) -> TBGN:
+    """``optimizer`` itself if it is a :class:`TBGN`, else a TBGN over an AdamW's param groups.
+
+    Args:
+        optimizer (TBGN | torch.optim.AdamW): e.g. built from ``optim_wrapper.optimizer``.
+    """
+    if isinstance(optimizer, TBGN):
+        return optimizer
+    if not isinstance(optimizer, torch.optim.AdamW):
+        raise TypeError("optim_wrapper.optimizer.type must be 'AdamW' or 'TBGN' for TBGN (its "
+                        'update is AdamW on the normalised gradient), got '
+                        f'{type(optimizer).__name__}')
+    groups = []
+    for group in optimizer.param_groups:
+        if group.get('amsgrad', False) or group.get('maximize', False):
+            raise ValueError('optim_wrapper.optimizer: TBGN supports neither amsgrad nor maximize')
+        groups.append({k: v for k, v in group.items() if k not in _ADAMW_ONLY_KEYS})
+    tbgn = TBGN(groups, **{k: optimizer.defaults[k]
+                           for k in ('lr', 'betas', 'eps', 'weight_decay', 'foreach')})
+    tbgn.state.update(optimizer.state)
+    return tbgn
 
 
 @OPTIM_WRAPPERS.register_module()
 class TBGNOptimWrapper(OptimWrapper):
-    r"""AdamW with Task-Balanced Gradient Normalization (paper §4.4).
+    """Task-Balanced Gradient Normalization under MMEngine: a thin shell over :class:`TBGN`.
 
-    When task :math:`k` (sampled with probability :math:`s_k`) is trained::
-
-        g   = ω_k · ∇L_k / ‖∇L_k‖₂                       (one global L2 norm, all parameters)
-        m_t = β1·m + (1-β1)/s_k · g                       (paper writes (1-β)·m + β/s_k·g with
-        n_t = β2·n + (1-β2)/s_k · g²                        β weighting the new gradient)
-        θ  ← θ·(1 - α·λ) - α · m̂_t / (sqrt(n̂_t) + ε)      m̂ = m_t/(1-β1^t), n̂ = n_t/(1-β2^t)
-
-    i.e. AdamW (decoupled weight decay λ, bias correction) fed with the normalised task gradient,
-    whose moments are compensated by :math:`1/s_k` so that in expectation over the task draws every
-    task contributes :math:`ω_k` times its unit-norm gradient.  Parameters that the task does not
-    reach (``grad is None``) count as a zero gradient: their moments decay and they keep moving
-    with their momentum, which is what the expectation above needs.  The norm is taken in
-    :meth:`step`, i.e. after DDP has all-reduced the gradients (and, in
-    :class:`AmpTBGNOptimWrapper`, after unscaling).  A non-finite norm skips the step with a
-    warning: weights, moments and step counts stay untouched.
-
-    The hyper-parameters ``lr``, ``betas``, ``eps``, ``weight_decay`` are read from the wrapped
-    ``torch.optim.AdamW``'s param groups at every step, so ``paramwise_cfg`` multipliers and param
-    schedulers work as usual; its ``state`` holds the moments (``exp_avg`` = m, ``exp_avg_sq`` = j·n
-    with the scalar j of :meth:`_adamw_group`, ``step``), so checkpoints save and resume them.
-    The update runs torch's fused AdamW kernel (one pass) after one global norm computation.
-    The task comes from the MessageHub runtime info ``'task'`` (or ``step(task=...)``); without
-    it the wrapper is AdamW on the normalised gradient with ``ω = s = 1``.
+    ``optim_wrapper.optimizer`` (``type='AdamW'`` or ``'TBGN'``) becomes :attr:`optimizer`, a
+    :class:`TBGN` (equations in ``tbgn_optimizer.py``); this wrapper looks up ω_k and s_k of the
+    step's task and logs ``train/grad_norm``.  The task is passed explicitly:
+    ``update_params(loss, task=...)`` / ``step(task=...)`` - the model's ``train_step`` passes
+    ``batch['task']``, which ``train_cfg.type='MultiTaskTrainLoop'`` puts in every batch.
+    s_k comes from ``optim_wrapper.sampling_weights`` if set, else from :meth:`set_task_sampling`,
+    which the training loop calls before training with ``train_cfg.tasks.<task>.sampling_weight``.
+    A step leaves ``p.grad`` as it was.  The state dict is the optimizer's: AdamW's plus
+    ``'tbgn'`` (task step counts, skipped steps); checkpoints of the former fused implementation
+    (second moment stored rescaled, ``'tbgn'.'sq_scales'``) are converted on load.
 
     Config (``constructor`` keeps TBGN under mmdet's ``tools/train.py --amp``)::
 
@@ -73,11 +74,10 @@ class TBGNOptimWrapper(OptimWrapper):
             sampling_weights=None)                      # s_k; None: from train_cfg.tasks
 
     Args:
-        optimizer (torch.optim.AdamW): supplies param groups, hyper-parameters and state.
+        optimizer (TBGN | torch.optim.AdamW): supplies param groups, hyper-parameters and state.
         task_weights (dict[str, float], optional): ω_k per task; ``None`` means 1 for every task.
         sampling_weights (dict[str, float], optional): per-task sampling weights, normalised to
-            s_k; ``None`` takes s_k from the MessageHub info ``'task_sampling_probs'`` published by
-            ``MultiTaskTrainLoop`` (``train_cfg.tasks.<task>.sampling_weight``).
+            s_k; ``None`` takes s_k from :meth:`set_task_sampling`.
         accumulative_counts (int): must be 1 (accumulating would mix tasks in one step).
         clip_grad (dict, optional): must be None (normalisation supersedes clipping).
     """
@@ -88,44 +88,52 @@ class TBGNOptimWrapper(OptimWrapper):
                  sampling_weights: Optional[Mapping[str, float]] = None,
                  accumulative_counts: int = 1,
                  clip_grad: Optional[dict] = None) -> None:
-        if not isinstance(optimizer, torch.optim.AdamW):
-            raise TypeError('optim_wrapper.optimizer.type must be AdamW for TBGN (its update is '
-                            f'AdamW on the normalised gradient), got {type(optimizer).__name__}')
-        for group in optimizer.param_groups:
-            if group.get('amsgrad', False) or group.get('maximize', False):
-                raise ValueError('optim_wrapper.optimizer: TBGN supports neither amsgrad nor '
-                                 'maximize')
         if accumulative_counts != 1:
             raise ValueError('optim_wrapper.accumulative_counts must be 1 for TBGN: each step '
                              'normalises the gradient of exactly one task')
         if clip_grad is not None:
             raise ValueError('optim_wrapper.clip_grad must be None for TBGN: the gradient is '
                              'normalised to norm ω_k, which supersedes clipping')
-        super().__init__(optimizer=optimizer, accumulative_counts=1, clip_grad=None)
-        self.task_weights = _check_weights(task_weights, 'optim_wrapper.task_weights', False)
-        self.sampling_weights = _check_weights(sampling_weights, 'optim_wrapper.sampling_weights',
-                                               True)
-        self.task_steps: Dict[str, int] = {}
-        self.skipped_steps = 0
-        #: param-group index -> j, the scale of the stored second moment (see _adamw_group)
-        self.sq_scales: Dict[int, float] = {}
+        super().__init__(optimizer=as_tbgn(optimizer), accumulative_counts=1, clip_grad=None)
+        self.task_weights = task_table(task_weights, 'optim_wrapper.task_weights')
+        self.sampling_weights = task_table(sampling_weights, 'optim_wrapper.sampling_weights',
+                                           normalise=True)
+        #: s_k handed in by the training loop (``train_cfg.tasks``), see set_task_sampling
+        self.loop_sampling_probs: Optional[Dict[str, float]] = None
 
     # ------------------------------------------------------------------ task factors
-    def task_factors(self, task: Optional[str] = None) -> Tuple[Optional[str], float, float]:
-        """``(task, ω_k, s_k)`` of the current step.
+    def set_task_sampling(self, probabilities: Mapping[str, float],
+                          sampling: str = 'unmixed') -> None:
+        """Hand in the loop's task sampling: s_k, and whether every rank trains the same task.
 
         Args:
-            task (str, optional): explicit task; default the MessageHub runtime info ``'task'``.
+            probabilities (Mapping[str, float]): task -> sampling weight (normalised to s_k).
+            sampling (str): ``'unmixed'`` (every rank trains the same task) or ``'mixed'``.
         """
-        hub = self.message_hub
+        if sampling not in ('unmixed', 'mixed'):
+            raise ValueError(f"train_cfg.sampling must be 'unmixed' or 'mixed', got {sampling!r}")
+        if sampling == 'mixed' and get_world_size() > 1:
+            raise RuntimeError(MIXED_SAMPLING_ERROR)
+        probs = task_table(probabilities, 'train_cfg.tasks', normalise=True)
+        config = self.sampling_weights
+        if config is not None and (set(config) != set(probs) or any(
+                not math.isclose(config[t], probs[t], rel_tol=1e-6) for t in probs)):
+            print_log(f'TBGN: optim_wrapper.sampling_weights {config} differ from the sampling '
+                      f'of train_cfg.tasks {probs}; s_k follows optim_wrapper.sampling_weights',
+                      logger='current', level=logging.WARNING)
+        self.loop_sampling_probs = probs
+
+    def task_factors(self, task: Optional[str]) -> Tuple[float, float]:
+        """(ω_k, s_k) of ``task``, with errors that name the config keys to fix.
+
+        Args:
+            task (str): the task of the batch whose gradients are in ``p.grad``.
+        """
         if task is None:
-            task = hub.get_info(TASK_INFO_KEY)
-        if task is None:
-            return None, 1.0, 1.0
-        if (hub.get_info(TASK_SAMPLING_INFO_KEY) == 'mixed' and get_world_size() > 1):
-            raise RuntimeError('TBGN needs unmixed sampling (train_cfg.sampling="unmixed"): with '
-                               'mixed sampling every rank trains another task and the ranks would '
-                               'apply different ω_k/s_k to the same all-reduced gradient')
+            raise ValueError(
+                "TBGN needs the batch's task: call optim_wrapper.update_params(loss, task=...) "
+                "(the model's train_step passes batch['task'], which train_cfg.type="
+                "'MultiTaskTrainLoop' puts in every batch)")
         if self.task_weights is None:
             omega = 1.0
         elif task in self.task_weights:
@@ -135,173 +143,100 @@ class TBGNOptimWrapper(OptimWrapper):
                            f'(has {sorted(self.task_weights)})')
         if self.sampling_weights is not None:
             probs, key = self.sampling_weights, 'optim_wrapper.sampling_weights'
+        elif self.loop_sampling_probs is not None:
+            probs, key = self.loop_sampling_probs, 'train_cfg.tasks'
         else:
-            probs, key = hub.get_info(TASK_PROBS_INFO_KEY), 'train_cfg.tasks'
-        if probs is None:
-            s = 1.0
-        elif task in probs:
-            s = float(probs[task])
-        else:
+            raise ValueError(
+                f"TBGN has no sampling probability s_k for task '{task}': set "
+                'train_cfg.tasks.<task>.sampling_weight (train_cfg.type=\'MultiTaskTrainLoop\' '
+                'hands it in via set_task_sampling) or optim_wrapper.sampling_weights')
+        if task not in probs:
             raise KeyError(f"{key} has no entry for task '{task}' (has {sorted(probs)})")
-        if s <= 0:
+        if probs[task] <= 0:
             raise ValueError(f"{key}: task '{task}' is trained but its sampling weight is 0")
-        return task, omega, s
+        return omega, probs[task]
 
     # ------------------------------------------------------------------ update
-    def update_params(self,
+    def update_params(self,  # type: ignore[override]
                       loss: Tensor,
                       step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None,
                       task: Optional[str] = None) -> None:
-        """Backward ``loss`` and take one TBGN step (``task`` overrides the MessageHub)."""
+        """Backward ``loss`` (of task ``task``) and take one TBGN step.
+
+        Args:
+            loss (Tensor): the batch's loss.
+            step_kwargs (dict, optional): extra arguments of :meth:`step` (e.g. ``task``).
+            zero_kwargs (dict, optional): arguments of ``zero_grad``.
+            task (str): the batch's task (``batch['task']``).
+        """
         step_kwargs = dict(step_kwargs or {})
         if task is not None:
             step_kwargs['task'] = task
         super().update_params(loss, step_kwargs=step_kwargs, zero_kwargs=zero_kwargs)
 
-    def step(self, task: Optional[str] = None, **kwargs) -> None:
-        """One TBGN step on the gradients in ``param.grad``.
+    def step(self, task: Optional[str] = None, **kwargs) -> None:  # type: ignore[override]
+        """One TBGN step on the gradients in ``p.grad`` (``optimizer.step``, so hooks run).
 
         Args:
-            task (str, optional): the task of these gradients; default the MessageHub's.
+            task (str): the task of these gradients.
         """
         if kwargs:
-            raise TypeError(f'TBGNOptimWrapper.step got unexpected arguments {sorted(kwargs)}')
-        self.tbgn_step(*self.task_factors(task))
+            raise TypeError(f'{type(self).__name__}.step got unexpected arguments {sorted(kwargs)}')
+        self.tbgn_step(task, *self.task_factors(task))
 
-    def _collect(self) -> Tuple[List[Tensor], list]:
-        """All gradients, and per group: (group, params with grad, their grads, params without)."""
-        all_grads: List[Tensor] = []
-        per_group = []
-        for group in self.optimizer.param_groups:
-            with_grad, grads, without = [], [], []
-            for p in group['params']:
-                if p.grad is not None:
-                    if p.grad.is_sparse:
-                        raise RuntimeError('TBGN does not support sparse gradients')
-                    with_grad.append(p)
-                    grads.append(p.grad)
-                elif len(self.optimizer.state.get(p, {})) > 0:
-                    without.append(p)
-            all_grads.extend(grads)
-            per_group.append((group, with_grad, grads, without))
-        return all_grads, per_group
+    def tbgn_step(self, task: str, omega: float, s: float) -> None:
+        """``optimizer.step(task, omega, s)`` and log the norm (or the skipped step).
 
-    @staticmethod
-    def global_grad_norm(grads: List[Tensor]) -> Tensor:
-        """‖∇L‖₂ over all gradients, in float32 (one ``_foreach_norm`` + one reduction).
-
-        The float32 sum of squares overflows once gradients reach ~1e19 although every element is
-        finite (seen on a randomly initialised deformable encoder); only then the norm is
-        recomputed in float64, so such a step is normalised instead of skipped.  Real inf / NaN
-        gradients stay non-finite in float64 too and still skip the step.
+        Args:
+            task (str): the task.
+            omega (float): ω_k.
+            s (float): s_k.
         """
-        norms = torch._foreach_norm(grads)
-        device = grads[0].device
-        total = torch.linalg.vector_norm(
-            torch.stack([n.to(device=device, dtype=torch.float32) for n in norms]))
-        if not torch.isfinite(total):
-            total = torch.linalg.vector_norm(torch.stack(
-                [torch.linalg.vector_norm(g, dtype=torch.float64).to(device) for g in grads]))
-        return total
-
-    @torch.no_grad()
-    def tbgn_step(self, task: Optional[str], omega: float, s: float) -> bool:
-        """Normalise, weigh and apply the gradients (equations in the class docstring).
-
-        Returns:
-            bool: whether the step was applied (False: no gradient, or non-finite norm).
-        """
-        all_grads, per_group = self._collect()
-        if not all_grads:
-            return False
-        norm = float(self.global_grad_norm(all_grads))
-        if not math.isfinite(norm):
-            self.skipped_steps += 1
+        skipped = self.optimizer.skipped_steps
+        self.optimizer.step(task=task, omega=omega, s=s)
+        norm = self.optimizer.last_grad_norm
+        if self.optimizer.skipped_steps > skipped:
             print_log(f'TBGN: non-finite gradient norm ({norm}) for task {task!r}; step skipped '
-                      f'({self.skipped_steps} skipped so far)', logger='current',
+                      f'({self.optimizer.skipped_steps} skipped so far)', logger='current',
                       level=logging.WARNING)
-            self.message_hub.update_scalar('train/tbgn_skipped_steps', self.skipped_steps)
-            return False
-        self.message_hub.update_scalar('train/grad_norm', norm)
-        # the kernel divides every gradient by grad_scale: ∇L / grad_scale = (ω / ‖∇L‖) ∇L / s_k
-        grad_scale = s * norm / omega if norm > 0 and omega > 0 else math.inf
-        for index, (group, with_grad, grads, without) in enumerate(per_group):
-            if with_grad or without:
-                self._adamw_group(index, group, with_grad, grads, without, grad_scale, s)
-        if task is not None:
-            self.task_steps[task] = self.task_steps.get(task, 0) + 1
-        return True
-
-    def _adamw_group(self, index: int, group: dict, with_grad: List[Tensor], grads: List[Tensor],
-                     without: List[Tensor], grad_scale: float, s: float) -> None:
-        """The AdamW update of one param group with the 1/s_k moment compensation.
-
-        Runs torch's fused AdamW kernel (one pass over parameters, gradients and moments) on
-        ``G = g / s_k`` (``grad_scale``), which gives ``m_t = β1·m + (1-β1)·g/s_k`` directly.  For
-        ``n`` the kernel would add ``(1-β2)·g²/s_k²`` instead of ``(1-β2)·g²/s_k``; the state
-        therefore holds ``ñ = j·n`` with a per-group scalar ``j`` and a per-step ``β2'``::
-
-            j' = 1 / (β2/j + (1-β2)·s_k),   β2' = j'·β2/j   =>   ñ' = β2'·ñ + (1-β2')·G² = j'·n_t
-
-        and the kernel's bias correction is switched off (step count → ∞) and folded, with ``j'``,
-        into its scalars: ``lr' = α·sqrt(j'·bc2)/bc1``, ``ε' = ε·sqrt(j'·bc2)``,
-        ``λ' = α·λ/lr'``, so that ``lr'·m/(sqrt(ñ')+ε') = α·(m_t/bc1)/(sqrt(n_t/bc2)+ε)`` and
-        ``lr'·λ' = α·λ`` exactly.  ``bc1 = 1-β1^t``, ``bc2 = 1-β2^t`` use each parameter's own step
-        count ``t``.  Parameters without gradient get a zero gradient.
-        """
-        lr, (beta1, beta2) = float(group['lr']), group['betas']
-        eps, weight_decay = group['eps'], group['weight_decay']
-        state = self.optimizer.state
-        for p in with_grad:
-            st = state[p]
-            if len(st) == 0:
-                st['step'] = 0
-                st['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                st['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        j_old = self.sq_scales.get(index, 1.0)
-        j = 1.0 / (beta2 / j_old + (1.0 - beta2) * s)
-        beta2_k = j * beta2 / j_old
-        buckets: Dict[tuple, List[list]] = {}
-        for p, g in zip(with_grad + without, grads + [None] * len(without)):
-            st = state[p]
-            st['step'] = int(st['step']) + 1
-            bucket = buckets.setdefault((p.device, p.dtype, st['step']), [[], [], [], []])
-            bucket[0].append(p)
-            bucket[1].append(torch.zeros_like(p) if g is None else g)
-            bucket[2].append(st['exp_avg'])
-            bucket[3].append(st['exp_avg_sq'])
-        for (device, _, t), (params, gs, exp_avgs, exp_avg_sqs) in buckets.items():
-            bc1, bc2 = 1.0 - beta1**t, 1.0 - beta2**t
-            root = math.sqrt(j * bc2)
-            lr_k = lr * root / bc1
-            no_bias_correction = torch.full((), 2.0**40, dtype=torch.float32, device=device)
-            torch._fused_adamw_(
-                params, gs, exp_avgs, exp_avg_sqs, [], [no_bias_correction] * len(params),
-                lr=lr_k, beta1=beta1, beta2=beta2_k,
-                weight_decay=lr * weight_decay / lr_k if lr_k > 0 else 0.0,
-                eps=eps * root, amsgrad=False, maximize=False,
-                grad_scale=torch.full((), grad_scale, dtype=torch.float32, device=device),
-                found_inf=None)
-        self.sq_scales[index] = j
+            self.message_hub.update_scalar('train/tbgn_skipped_steps',
+                                           self.optimizer.skipped_steps)
+        elif norm is not None:
+            self.message_hub.update_scalar('train/grad_norm', norm)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
-        """Optimizer state (moments, per-parameter steps) plus ``'tbgn'`` (per-task step counts)."""
-        state_dict = super().state_dict()
-        state_dict['tbgn'] = dict(task_steps=dict(self.task_steps),
-                                  skipped_steps=self.skipped_steps,
-                                  sq_scales=dict(self.sq_scales))
-        return state_dict
+    @property
+    def task_steps(self) -> Dict[str, int]:
+        """Applied steps per task."""
+        return self.optimizer.task_steps
+
+    @property
+    def skipped_steps(self) -> int:
+        """Steps skipped for a non-finite gradient."""
+        return self.optimizer.skipped_steps
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Inverse of :meth:`state_dict`."""
-        state_dict = dict(state_dict)
-        tbgn = state_dict.pop('tbgn', None)
-        if tbgn is not None:
-            self.task_steps = dict(tbgn.get('task_steps', {}))
-            self.skipped_steps = int(tbgn.get('skipped_steps', 0))
-            self.sq_scales = {int(k): float(v) for k, v in tbgn.get('sq_scales', {}).items()}
+        """Load a TBGN or AdamW state dict; converts the former fused implementation's one.
+
+        That implementation stored the second moment as ``j·n`` with ``j`` per param group in
+        ``state_dict['tbgn']['sq_scales']``; it is divided out here.
+
+        Args:
+            state_dict (dict): the optimizer state dict.
+        """
+        tbgn = state_dict.get('tbgn') or {}
+        sq_scales = tbgn.get('sq_scales')
+        if sq_scales:
+            state_dict = dict(state_dict, tbgn={k: v for k, v in tbgn.items()
+                                                if k != 'sq_scales'})
+            state_dict['state'] = {k: dict(v) for k, v in state_dict['state'].items()}
+            for index, group in enumerate(state_dict['param_groups']):
+                j = float(sq_scales.get(index, sq_scales.get(str(index), 1.0)))
+                for key in group['params']:
+                    if 'exp_avg_sq' in state_dict['state'].get(key, {}):
+                        state_dict['state'][key]['exp_avg_sq'] = \
+                            state_dict['state'][key]['exp_avg_sq'] / j
         super().load_state_dict(state_dict)
 
     def __repr__(self) -> str:
