@@ -1,9 +1,12 @@
 """TBGN optimizer wrapper (the MMEngine shell over the TBGN optimizer) against the float64
 reference of paper §4; task and s_k handed in explicitly; checkpoints."""
 import copy
+import glob
+import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.optim.scheduler import LinearLR
@@ -278,3 +281,19 @@ def test_amp_bf16_autocast_without_scaling():
     amp.update_params(loss, task='a')
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert not torch.equal(model.trunk.weight, before[0])
+
+
+CONFIG_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', 'configs'))
+CONFIGS = sorted(osp.relpath(c, CONFIG_ROOT)
+                 for c in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True))
+
+
+@pytest.mark.parametrize('path', [c for c in CONFIGS if not c.startswith('_base_')])
+def test_every_config_optim_wrapper_builds(path):
+    """Each config's ``optim_wrapper`` builds (on a stand-in model); TBGN ones wrap TBGN."""
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, path))
+    if 'optim_wrapper' not in cfg:
+        pytest.skip('no optim_wrapper')
+    wrapper = build_optim_wrapper(TwoTaskNet(), copy.deepcopy(cfg.optim_wrapper))
+    if isinstance(wrapper, TBGNOptimWrapper):
+        assert type(wrapper.optimizer) is TBGN
