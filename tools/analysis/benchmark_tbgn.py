@@ -85,8 +85,12 @@ def median_times(steps: Dict[str, Callable[[], None]], repeats: int, iters: int,
     for step in steps.values():  # warm-up
         for _ in range(2):
             step()
-    for _ in range(repeats):
-        for name, step in steps.items():  # interleaved: all see the same machine load
+    order = list(steps)
+    for r in range(repeats):
+        # interleaved, in an order rotated every repeat: all see the same machine load and none
+        # always runs right after another
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            step = steps[name]
             sync(device)
             t0 = clock()
             for _ in range(iters):
