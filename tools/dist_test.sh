@@ -2,7 +2,8 @@
 # Distributed testing with torchrun (mmdet style); with multi-task configs every task's test
 # loader is evaluated (MultiTaskTestLoop) and metrics are reported as <task>/<metric>.
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT as in tools/dist_train.sh.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT, PYTHON as in tools/dist_train.sh; nccl on GPUs,
+# gloo without CUDA.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
@@ -18,8 +19,10 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
+PYTHON=${PYTHON:-python}
+
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-torchrun \
+"$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -2,12 +2,12 @@
 # Distributed training with torchrun (mmdet style).
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args, e.g. --amp --resume]
 # Multi-node: NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 PORT=29500 bash tools/dist_train.sh ...
+# PYTHON: the interpreter (default `python`, e.g. PYTHON=.venv/bin/python).
 #
-# Multi-task configs train one task per iteration and each task reaches only part of the model, so
-# DDP must look for unused parameters:
-#   model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
-# (or the top-level `find_unused_parameters = True`). Keep train_cfg.sampling='unmixed' for TBGN
-# and for gathered retrieval features: every rank then trains the same task.
+# Works with and without CUDA: nccl on GPUs, gloo on CPU-only machines (no flag needed); GPUS is
+# then the number of CPU processes. The UniPerceiverV2 configs set the DDP wrapper multi-task
+# training needs (model_wrapper_cfg: MultiTaskDistributedDataParallel, find_unused_parameters).
+# SIGTERM makes training save a checkpoint and exit with status 75; rerun with --resume.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -22,8 +22,10 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
+PYTHON=${PYTHON:-python}
+
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-torchrun \
+"$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -11,11 +11,9 @@ metric under its task name; ``--out results.pkl`` then writes one file per task
 (``results_<task>.pkl``) and ``--show-dir`` draws each task's predictions into its own folder.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -23,40 +21,24 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import uniperceiver_v2  # noqa: E402,F401
 from uniperceiver_v2.utils.checkpoint import check_checkpoint_matches  # noqa: E402
+from uniperceiver_v2.utils.launch import add_common_args, load_config, start_distributed  # noqa: E402,E501
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a Uni-Perceiver v2 model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
     parser.add_argument('--out', type=str,
                         help='dump predictions to a pickle file (one per task: <name>_<task>.pkl)')
     parser.add_argument('--show-dir', help='draw predictions into <work_dir>/<timestamp>/<show-dir>')
     parser.add_argument('--score-thr', type=float, default=0.3, help='drawing score threshold')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise SystemExit(f'tools/test.py: config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args, 'tools/test.py')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise SystemExit(f'tools/test.py: --out must be a .pkl file, got {args.out}')
 
@@ -73,6 +55,7 @@ def main() -> None:
             cfg.visualizer = dict(type='UniPerceiverV2Visualizer',
                                   vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
 
+    start_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     check_checkpoint_matches(args.checkpoint, runner.model)
 

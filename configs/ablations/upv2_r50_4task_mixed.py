@@ -1,8 +1,12 @@
 # Ablation [paper, first row of the sampling/gather/TBGN table]: mixed sampling - every GPU draws
 # its own task each iteration.  Gathering retrieval negatives and TBGN both need every rank on the
-# same task, so they are off too (plain AdamW, global clip 0.1 [v1-code]).
+# same task, so they are off too (plain AdamW, global clip 0.1 [v1-code]); the detection loss
+# normalisers are per rank (DINO averages them over ranks inside the loss, a collective the ranks
+# of other tasks never reach; see uniperceiver_v2.utils.dist.loss_normaliser).
 _base_ = ['../upv2_r50_4task.py']
 train_cfg = dict(sampling='mixed')
-model = dict(tasks=dict(coco_ret=dict(gather_features=False)))
+model = dict(
+    image_encoder=dict(proposal_network=dict(bbox_head=dict(sync_cls_avg_factor=False))),
+    tasks=dict(coco_det=dict(sync_cls_avg_factor=False), coco_ret=dict(gather_features=False)))
 optim_wrapper = dict(type='OptimWrapper', constructor='DefaultOptimWrapperConstructor',
                      clip_grad=dict(max_norm=0.1))

@@ -2,7 +2,8 @@
 
 Tasks: ``cls`` (3-way classification), ``ret`` (image-text retrieval with gathered negatives),
 ``cap`` (captioning by template, for the caption metric).  The model follows the plugin's data
-contract: the batch dict carries ``'task'`` and ``forward`` takes ``task=``.
+contract: the batch dict carries ``'task'``, ``forward`` takes ``task=`` and ``train_step`` hands the
+task to the optimizer wrapper (as ``UniPerceiverV2.train_step`` does).
 """
 import os
 from typing import List, Optional
@@ -17,7 +18,7 @@ from mmpretrain.structures import DataSample
 from torch import nn
 from torch.utils.data import Dataset
 
-from uniperceiver_v2.utils import all_gather_with_grad
+from uniperceiver_v2.utils import all_gather_with_grad, task_of, update_params_for_task
 
 WORDS = ['red', 'green', 'blue']
 
@@ -55,6 +56,14 @@ class StandInMultiTaskModel(BaseModel):
         self.img_proj = nn.Linear(32, 16)
         self.txt_proj = nn.Linear(8, 16)
         self.gather_features = gather_features
+
+    def train_step(self, data, optim_wrapper):
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed, log_vars = self.parse_losses(losses)
+        update_params_for_task(optim_wrapper, parsed, task_of(data))
+        return log_vars
 
     def forward(self, inputs, label=None, text=None, task: Optional[str] = None,
                 mode: str = 'tensor', **kwargs):
@@ -98,21 +107,20 @@ class RecordHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self, stop_at: Optional[int] = None) -> None:
-        self.tasks, self.indices, self.losses, self.hub_tasks, self.pids = [], [], [], [], []
+        self.tasks, self.indices, self.losses, self.pids = [], [], [], []
         self.val_metrics: List[dict] = []
         self.stop_at = stop_at
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         self.tasks.append(data_batch['task'])
-        self.hub_tasks.append(runner.message_hub.get_info('task'))
         self.indices.append(data_batch['index'].tolist())
         self.pids.append(set(data_batch['pid'].tolist()))
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         task = data_batch['task']
         key = 'loss_cls' if task in ('cls', 'cap') else 'loss_itc'
-        assert f'{task}/{key}' in outputs  # per-task loss logging
-        self.losses.append((task, float(torch.as_tensor(outputs[key]).detach())))
+        assert key not in outputs  # each loss logged once, under its task
+        self.losses.append((task, float(torch.as_tensor(outputs[f'{task}/{key}']).detach())))
         if self.stop_at is not None and runner.iter + 1 >= self.stop_at:
             runner.train_loop.stop_training = True
 

@@ -64,9 +64,10 @@ def test_val_and_test_report_every_task_under_its_prefix(tmp_path):
                 'cap/Bleu_3', 'cap/Bleu_4', 'cap/ROUGE_L', 'cap/CIDEr'}
     assert set(metrics) == expected
     assert metrics['cls/top1'] == pytest.approx(direct_accuracy(runner.model, 'cls'))
-    # the batch and the MessageHub carry the task; batch indices run over all tasks (ETA/logging)
+    # the batch carries the task; batch indices run over all tasks (ETA/logging)
     assert [s[1] for s in hook.seen] == ['cls', 'cls', 'ret', 'ret', 'cap', 'cap']
-    assert all(s[1] == s[2] for s in hook.seen) and [s[0] for s in hook.seen] == list(range(6))
+    assert all(s[2] is None for s in hook.seen)  # the task travels with the batch only
+    assert [s[0] for s in hook.seen] == list(range(6))
     assert len(runner.val_dataloader) == 6
     assert set(runner.test()) == expected
 
@@ -106,3 +107,4 @@ def test_mmdet_coco_metric_reports_under_the_task_name():
     prefix_metrics_with_task(ev, 'coco_det')
     # default prefix 'coco' -> 'coco_det/bbox_mAP'; a configured prefix stays under the task
     assert [m.prefix for m in ev.metrics] == ['coco_det', 'coco_det/agnostic']
+

@@ -1,24 +1,29 @@
 """Iteration-based multi-task training with unmixed task sampling (paper §4)."""
 import bisect
 import logging
+import os.path as osp
+import signal
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
-from mmengine.dist import get_rank
-from mmengine.logging import MessageHub, print_log
+from mmengine.dist import all_reduce, barrier, get_rank, get_world_size
+from mmengine.dist import is_main_process
+from mmengine.fileio import put
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS
 from mmengine.runner.base_loop import BaseLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmengine.runner.utils import calc_dynamic_intervals
 
+from ..utils.iteration_seed import seed_iteration
+from ..utils.task_batch import TASK_KEY
+from .multi_task_train_state_hook import MultiTaskTrainStateHook
 from .multi_task_data import MultiTaskDataLoaders, build_task_dataloaders, check_task_keys
 from .task_sampler import build_task_sampler
 
-#: MessageHub runtime-info keys this loop publishes.
-TASK_INFO_KEY = 'task'
-TASK_PROBS_INFO_KEY = 'task_sampling_probs'
-TASK_SAMPLING_INFO_KEY = 'task_sampling'
-TASK_SAMPLER_STATE_KEY = 'task_sampler_state'
+#: exit status after a SIGTERM-triggered checkpoint (EX_TEMPFAIL: "try again", i.e. resume)
+PREEMPTED_EXIT_CODE = 75
 
 
 @LOOPS.register_module()
@@ -28,31 +33,46 @@ class MultiTaskTrainLoop(BaseLoop):
     Every iteration ``t`` draws one task ``k`` with probability ``s_k`` (:class:`TaskSampler`; with
     ``sampling='unmixed'`` the draw is identical on every rank), takes the next batch of task
     ``k``'s own data loader (own dataset, pipeline, sampler, batch size; one persistent iterator per
-    task, so switching tasks restarts nothing), adds ``batch['task'] = k``, publishes ``k`` as the
-    MessageHub runtime info ``'task'`` and calls ``model.train_step``.  Losses are also logged per
-    task as ``<task>/<loss name>``.
+    task, so switching tasks restarts nothing), adds ``batch['task'] = k`` and calls
+    ``model.train_step``, which hands ``k`` on to the optimizer wrapper.  The sampling
+    probabilities reach a task-aware optimizer wrapper (TBGN) once, before training, through its
+    ``set_task_sampling(probabilities, sampling)``.  Losses are logged once each, as
+    ``<task>/<loss name>``.
 
-    Resume: the task sequence is a function of ``(seed, iteration)``, so after ``runner.resume``
-    the loop recomputes how many batches each task consumed and advances each task's iterator by
-    that many batches (as ``IterBasedTrainLoop`` does for its single loader).
+    Several ranks: under ``sampling='mixed'`` ranks train different tasks in one iteration, so no
+    module may enter a collective that only the ranks of one task reach; components that can
+    (gathered retrieval negatives, cross-rank loss normalisers) say so through
+    ``collectives_in_loss()`` and the loop refuses to start, naming the config keys.
+
+    Exact resume with O(1) data work: checkpoints carry, per rank, how many samples each task's
+    sampler has handed out; on resume each :class:`ResumableInfiniteSampler` starts at its position
+    without loading the skipped samples (other samplers are advanced by drawing the skipped
+    batches, with a warning).  Random numbers need no saved state: every iteration starts by
+    seeding python, numpy and torch from ``(seed, rank, iteration)`` (:func:`seed_iteration`), so
+    every later batch, noise draw and loss equals the uninterrupted run's.  Data-loader workers
+    keep their own generators (seeded once per run): random augmentations are exact after a
+    resume only with ``num_workers=0``.
+
+    Preemption: SIGTERM (what Slurm sends before preemption or time-out) lets the current
+    iteration finish; then every rank agrees to stop, a checkpoint ``iter_<t>.pth`` is written
+    atomically, ``last_checkpoint`` points to it (so ``--resume`` continues), and the process exits
+    with status :data:`PREEMPTED_EXIT_CODE` (75).
 
     Config::
 
-        train_dataloader = dict(cls=dict(batch_size=..., dataset=..., sampler=...),
+        train_dataloader = dict(cls=dict(batch_size=..., dataset=..., sampler=dict(
+                                    type='ResumableInfiniteSampler', shuffle=True)),
                                 caption=dict(...))
         train_cfg = dict(type='MultiTaskTrainLoop', max_iters=..., val_interval=...,
                          tasks=dict(cls=dict(sampling_weight=2.), caption=dict(sampling_weight=1.)),
                          sampling='unmixed', seed=None)
         # tasks reach different parameters: DDP must tolerate unused ones
-        model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
+        model_wrapper_cfg = dict(type='MultiTaskDistributedDataParallel',
+                                 find_unused_parameters=True)
 
     Notes:
-        - Use ``sampler=dict(type='InfiniteSampler')`` and, with ``num_workers > 0``,
-          ``persistent_workers=True`` in every task's loader: the loop keeps one iterator per task,
-          so each task's workers live for the whole run.
-        - ``sampling='mixed'`` (ablation) lets ranks train different tasks in one iteration:
-          neither gathered retrieval features (ranks would wait on each other) nor TBGN (ranks
-          would scale one all-reduced gradient differently) can be used with it.
+        - With ``num_workers > 0`` use ``persistent_workers=True`` in every task's loader: the loop
+          keeps one iterator per task, so each task's workers live for the whole run.
         - ``auto_scale_lr`` is refused: MMEngine scales by one loader's batch size.
 
     Args:
@@ -68,6 +88,9 @@ class MultiTaskTrainLoop(BaseLoop):
         val_interval (int): validate every ``val_interval`` iterations.
         dynamic_intervals (list[tuple[int, int]], optional): as in ``IterBasedTrainLoop``.
     """
+
+    #: checkpoint key of the loop's own state (:meth:`train_state`)
+    train_state_key = 'multi_task_train_loop'
 
     def __init__(self,
                  runner,
@@ -109,11 +132,15 @@ class MultiTaskTrainLoop(BaseLoop):
                                          'train_dataloader', diff_rank_seed)
         self.dataloaders = MultiTaskDataLoaders(loaders, length=self._max_iters)
         self.dataloader_iterators: Dict[str, _InfiniteDataloaderIterator] = {}
-
-        self._publish_sampling(MessageHub.get_current_instance())
+        #: task -> samples this rank has drawn from the task's sampler (and every rank's)
+        self.positions: Dict[str, int] = {task: 0 for task in self.dataloaders}
+        self._rank_positions: List[Dict[str, int]] = [self.positions]
+        self._resumed_state: Optional[dict] = None
+        self._sigterm_received = False
 
         self.dynamic_milestones, self.dynamic_intervals = calc_dynamic_intervals(
             self.val_interval, dynamic_intervals)
+        runner.register_hook(MultiTaskTrainStateHook(self))
 
     @property
     def dataloader(self) -> MultiTaskDataLoaders:
@@ -136,46 +163,188 @@ class MultiTaskTrainLoop(BaseLoop):
     def iter(self) -> int:
         return self._iter
 
-    def _publish_sampling(self, hub: MessageHub) -> None:
-        """Publish ``s_k`` (``'task_sampling_probs'``, read by TBGN) and the sampling mode."""
-        hub.update_info(TASK_PROBS_INFO_KEY, self.sampler.probabilities)
-        hub.update_info(TASK_SAMPLING_INFO_KEY, self.sampler.sampling)
+    # ------------------------------------------------------------------ before training
+    def check_collectives(self) -> None:
+        """Refuse mixed sampling on several ranks when a loss would enter a per-task collective."""
+        world_size = get_world_size()
+        if self.sampler.sampling != 'mixed' or world_size == 1:
+            return
+        model = self.runner.model.module if is_model_wrapper(self.runner.model) \
+            else self.runner.model
+        offending = []
+        for name, module in model.named_modules():
+            if hasattr(module, 'collectives_in_loss'):
+                offending += [f'model.{name}.{key}' if name else f'model.{key}'
+                              for key in module.collectives_in_loss()]
+        if offending:
+            raise ValueError(
+                f"train_cfg.sampling='mixed' on {world_size} ranks: ranks train different tasks in "
+                'one iteration, but these settings make a loss enter a cross-rank collective that '
+                f'only the ranks of its task reach (a deadlock): {offending}. Set them to False.')
+
+    def _hand_sampling_to_optimizer(self) -> None:
+        """Give ``s_k`` and the sampling mode to a task-aware optimizer wrapper (TBGN)."""
+        optim_wrapper = self.runner.optim_wrapper
+        if hasattr(optim_wrapper, 'set_task_sampling'):
+            optim_wrapper.set_task_sampling(self.sampler.probabilities, self.sampler.sampling)
+
+    # ------------------------------------------------------------------ resume
+    @staticmethod
+    def _data_sampler(loader):
+        batch_sampler = getattr(loader, 'batch_sampler', None)
+        return getattr(batch_sampler, 'sampler', None) or getattr(loader, 'sampler', None)
+
+    @staticmethod
+    def _batch_size(task: str, loader) -> int:
+        size = getattr(loader, 'batch_size', None) or getattr(
+            getattr(loader, 'batch_sampler', None), 'batch_size', None)
+        if not size:
+            raise ValueError(f'train_dataloader.{task}: cannot tell its batch size (set batch_size)')
+        return int(size)
+
+    def train_state(self) -> dict:
+        """What a checkpoint needs for an exact resume (rank 0 writes checkpoints; no collective).
+
+        Returns:
+            dict: ``world_size``, ``sampler`` (what determines the task sequence) and
+            ``positions``: per rank, task -> samples drawn from its sampler.  Under unmixed
+            sampling every rank draws the same tasks, so positions are equal; under mixed
+            sampling each rank's are tracked (:meth:`_advance_positions`).
+        """
+        world_size = get_world_size()
+        if self.sampler.sampling == 'mixed':
+            positions = [dict(p) for p in self._rank_positions]
+        else:
+            positions = [dict(self.positions)] * world_size
+        return dict(world_size=world_size, sampler=self.sampler.state(), positions=positions)
+
+    def load_train_state(self, state: Optional[dict]) -> None:
+        """Keep a checkpoint's :meth:`train_state` for :meth:`run` (None: an older checkpoint)."""
+        self._resumed_state = state
+
+    def _advance_positions(self, iteration: int) -> None:
+        """Count the samples every rank drew at ``iteration`` (this rank's in :attr:`positions`)."""
+        if self.sampler.sampling != 'mixed':
+            task = self.sampler.sample(iteration)
+            self.positions[task] += self._batch_size(task, self.dataloaders[task])
+            return
+        for rank, positions in enumerate(self._rank_positions):
+            task = self.sampler.sample(iteration, rank)
+            positions[task] += self._batch_size(task, self.dataloaders[task])
+        self.positions = self._rank_positions[get_rank()]
+
+    def _resume_positions(self) -> Dict[str, int]:
+        """Every rank's per-task positions from the resumed checkpoint; this rank's are returned."""
+        state = self._resumed_state
+        world_size = get_world_size()
+        if state is None:  # a checkpoint without loop state: recompute from the task sequence
+            print_log('The checkpoint has no multi-task loop state; data positions are recomputed '
+                      'from the task sequence.', logger='current', level=logging.WARNING)
+            self._rank_positions = [
+                {t: n * self._batch_size(t, self.dataloaders[t])
+                 for t, n in self.sampler.counts(self._iter, rank=r).items()}
+                for r in range(world_size)]
+        else:
+            if state['sampler'] != self.sampler.state():
+                print_log(f"Resuming with a different task sampler ({state['sampler']} -> "
+                          f'{self.sampler.state()}): the task sequence changes from here on.',
+                          logger='current', level=logging.WARNING)
+            if state['world_size'] != world_size:
+                print_log(f"Resuming {state['world_size']}-rank training on {world_size} ranks: "
+                          "each rank continues from a saved rank's data position; not an exact "
+                          'resume.', logger='current', level=logging.WARNING)
+            saved = state['positions']
+            self._rank_positions = [dict(saved[r % len(saved)]) for r in range(world_size)]
+            missing = set(self.dataloaders) - set(self._rank_positions[0])
+            if missing:
+                raise KeyError(f'The resumed checkpoint has no data position for task(s) '
+                               f'{sorted(missing)} (train_dataloader changed since it was written)')
+        return self._rank_positions[get_rank()]
 
     def _start_iterators(self) -> None:
-        """One infinite iterator per task; on resume, skip the batches already trained."""
+        """One infinite iterator per task, each starting at its saved position on resume."""
+        self._rank_positions = [{task: 0 for task in self.dataloaders}
+                                for _ in range(get_world_size())]
+        if self._iter > 0:
+            self.positions = self._resume_positions()
+        else:
+            self.positions = self._rank_positions[get_rank()]
+        replay = {}
+        for task, loader in self.dataloaders.items():
+            sampler = self._data_sampler(loader)
+            if self._iter > 0 and hasattr(sampler, 'set_position'):
+                sampler.set_position(self.positions[task])
+            elif self._iter > 0:
+                replay[task] = self.positions[task] // self._batch_size(task, loader)
         self.dataloader_iterators = {
             task: _InfiniteDataloaderIterator(loader) for task, loader in self.dataloaders.items()}
-        hub = self.runner.message_hub
-        self._publish_sampling(hub)  # a resumed MessageHub holds the checkpoint's values
-        previous = hub.get_info(TASK_SAMPLER_STATE_KEY)
-        if self._iter > 0 and previous is not None and previous != self.sampler.state():
-            print_log(f'Resuming with a different task sampler ({previous} -> '
-                      f'{self.sampler.state()}): the per-task data positions are recomputed with '
-                      'the current one.', logger='current', level=logging.WARNING)
-        hub.update_info(TASK_SAMPLER_STATE_KEY, self.sampler.state())
-        if self._iter > 0:
-            counts = self.sampler.counts(self._iter)
-            print_log(f'Advance the task data loaders by {counts} batches to skip data that has '
-                      'already been trained', logger='current', level=logging.WARNING)
-            for task, n in counts.items():
+        if replay:
+            print_log(f'Advancing data loaders {sorted(replay)} by drawing {replay} batches (use '
+                      "sampler=dict(type='ResumableInfiniteSampler') to resume without loading "
+                      'them)', logger='current', level=logging.WARNING)
+            for task, n in replay.items():
                 for _ in range(n):
                     next(self.dataloader_iterators[task])
 
+    # ------------------------------------------------------------------ preemption
+    def _on_sigterm(self, signum, frame) -> None:
+        self._sigterm_received = True
+
+    def _preempted(self) -> bool:
+        """Whether any rank received SIGTERM (all ranks agree, at the same iteration)."""
+        flag = torch.tensor([1 if self._sigterm_received else 0])
+        if get_world_size() > 1:
+            all_reduce(flag, op='sum')
+        return bool(flag.item() > 0)
+
+    def _checkpoint_and_exit(self) -> None:
+        """Write ``iter_<t>.pth`` (atomically) and ``last_checkpoint``, then exit with status 75.
+
+        Called where ``CheckpointHook`` saves (after the iteration's hooks, before the counter
+        moves), so the checkpoint's ``meta.iter`` counts the iteration just trained.
+        """
+        runner = self.runner
+        filename = f'iter_{self._iter + 1}.pth'
+        print_log(f'SIGTERM received: saving {filename} after iteration {self._iter + 1} and exiting '
+                  f'with status {PREEMPTED_EXIT_CODE}; continue with --resume', logger='current',
+                  level=logging.WARNING)
+        runner.save_checkpoint(runner.work_dir, filename, save_optimizer=True,
+                               save_param_scheduler=True, by_epoch=False)
+        if is_main_process():
+            put(osp.join(runner.work_dir, filename).encode(),
+                osp.join(runner.work_dir, 'last_checkpoint'))
+        barrier()
+        raise SystemExit(PREEMPTED_EXIT_CODE)
+
+    # ------------------------------------------------------------------ training
     def run(self) -> torch.nn.Module:
         """Launch training."""
+        self.check_collectives()
+        self._hand_sampling_to_optimizer()
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         self._start_iterators()
-        while self._iter < self._max_iters and not self.stop_training:
-            self.runner.model.train()
-            task = self.sampler.sample(self._iter)
-            data_batch = self.tag_batch(next(self.dataloader_iterators[task]), task)
-            self.run_iter(data_batch)
+        try:
+            previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not the main thread: no preemption handling
+            previous_handler = None
+        try:
+            while self._iter < self._max_iters and not self.stop_training:
+                self.runner.model.train()
+                seed_iteration(self.runner.seed, get_rank(), self._iter)
+                task = self.sampler.sample(self._iter)
+                data_batch = self.tag_batch(next(self.dataloader_iterators[task]), task)
+                self._advance_positions(self._iter)
+                self.run_iter(data_batch)
 
-            self._decide_current_val_interval()
-            if (self.runner.val_loop is not None and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0 or self._iter == self._max_iters)):
-                self.runner.val_loop.run()
+                self._decide_current_val_interval()
+                if (self.runner.val_loop is not None and self._iter >= self.val_begin
+                        and (self._iter % self.val_interval == 0
+                             or self._iter == self._max_iters)):
+                    self.runner.val_loop.run()
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
@@ -185,9 +354,9 @@ class MultiTaskTrainLoop(BaseLoop):
         """The collated batch plus ``'task': task`` (a new dict; the loader's batch is kept)."""
         if not isinstance(data_batch, Mapping):
             raise TypeError(f'train_dataloader.{task}: the collated batch must be a dict to carry '
-                            f"the 'task' key, got {type(data_batch).__name__}; use a "
+                            f"the '{TASK_KEY}' key, got {type(data_batch).__name__}; use a "
                             'dict-producing collate_fn such as pseudo_collate or default_collate')
-        return dict(data_batch, task=task)
+        return {**data_batch, TASK_KEY: task}
 
     def run_iter(self, data_batch: dict) -> None:
         """Train one batch of task ``data_batch['task']``.
@@ -195,15 +364,15 @@ class MultiTaskTrainLoop(BaseLoop):
         Args:
             data_batch (dict): collated batch with key ``'task'``.
         """
-        task = data_batch['task']
-        self.runner.message_hub.update_info(TASK_INFO_KEY, task)
+        task = data_batch[TASK_KEY]
         self.runner.call_hook('before_train_iter', batch_idx=self._iter, data_batch=data_batch)
         outputs = self.runner.model.train_step(data_batch, optim_wrapper=self.runner.optim_wrapper)
-        if isinstance(outputs, Mapping):
-            outputs = dict(outputs)
-            outputs.update({f'{task}/{k}': v for k, v in list(outputs.items())})
+        if isinstance(outputs, Mapping):  # each loss once, under its task's name
+            outputs = {f'{task}/{k}': v for k, v in outputs.items()}
         self.runner.call_hook('after_train_iter', batch_idx=self._iter, data_batch=data_batch,
                               outputs=outputs)
+        if self._preempted():
+            self._checkpoint_and_exit()
         self._iter += 1
 
     def _decide_current_val_interval(self) -> None:

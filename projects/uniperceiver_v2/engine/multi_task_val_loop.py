@@ -9,9 +9,8 @@ from mmengine.runner.amp import autocast
 from mmengine.runner.base_loop import BaseLoop
 from mmengine.runner.loops import _parse_losses, _update_losses
 
+from ..utils.task_batch import TASK_KEY
 from .multi_task_data import MultiTaskDataLoaders, build_task_dataloaders, check_task_keys
-
-TASK_INFO_KEY = 'task'
 
 
 def prefix_metrics_with_task(evaluator: Evaluator, task: str) -> None:
@@ -80,8 +79,6 @@ class _MultiTaskEvalLoop(BaseLoop):
     def run(self) -> dict:
         """Evaluate every task; returns ``{'<task>/<metric>': value}`` over all tasks."""
         stage = self.stage
-        hub = self.runner.message_hub
-        previous_task = hub.get_info(TASK_INFO_KEY)
         self.runner.call_hook(f'before_{stage}')
         self.runner.call_hook(f'before_{stage}_epoch')
         self.runner.model.eval()
@@ -89,13 +86,12 @@ class _MultiTaskEvalLoop(BaseLoop):
         self._batch_idx = 0
         metrics: Dict[str, float] = {}
         for task, loader in self.dataloaders.items():
-            hub.update_info(TASK_INFO_KEY, task)
             self.losses[task] = {}
             for data_batch in loader:
                 if not isinstance(data_batch, Mapping):
                     raise TypeError(f'{stage}_dataloader.{task}: the collated batch must be a '
                                     f'dict, got {type(data_batch).__name__}')
-                self.run_iter(self._batch_idx, dict(data_batch, task=task))
+                self.run_iter(self._batch_idx, {**data_batch, TASK_KEY: task})
                 self._batch_idx += 1
             task_metrics = self.evaluators[task].evaluate(len(loader.dataset))
             if self.losses[task]:
@@ -106,8 +102,6 @@ class _MultiTaskEvalLoop(BaseLoop):
                 raise ValueError(f'{stage}_evaluator.{task} reports metric names already reported '
                                  f'by another task: {sorted(clash)}')
             metrics.update(task_metrics)
-        if previous_task is not None:
-            hub.update_info(TASK_INFO_KEY, previous_task)
         self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{stage}')
         return metrics
@@ -121,7 +115,7 @@ class _MultiTaskEvalLoop(BaseLoop):
             data_batch (dict): collated batch with key ``'task'``.
         """
         stage = self.stage
-        task = data_batch['task']
+        task = data_batch[TASK_KEY]
         self.runner.call_hook(f'before_{stage}_iter', batch_idx=idx, data_batch=data_batch)
         step = self.runner.model.val_step if stage == 'val' else self.runner.model.test_step
         with autocast(enabled=self.fp16):
@@ -136,8 +130,7 @@ class _MultiTaskEvalLoop(BaseLoop):
 class MultiTaskValLoop(_MultiTaskEvalLoop):
     """Validation over several tasks, each with its own data loader and evaluator.
 
-    Runs ``model.val_step`` on every batch of every task (batch dict plus ``'task'``; the task is
-    also the MessageHub runtime info ``'task'``), evaluates each task with its own evaluator
+    Runs ``model.val_step`` on every batch of every task (batch dict plus ``'task'``), evaluates each task with its own evaluator
     (mmdet ``CocoMetric``, mmpretrain ``Accuracy``/``RetrievalRecall``, :class:`CaptionMetric`,
     ...) and reports every metric as ``<task>/<metric>`` so ``save_best='coco_det/bbox_mAP'`` works.
     Each metric gathers its results across ranks as usual (``BaseMetric.evaluate``).

@@ -57,36 +57,38 @@ class TaskSampler:
         """dict: task name -> ``s_k``."""
         return {name: float(p) for name, p in zip(self.task_names, self.probs)}
 
-    def _uniform(self, iteration: int) -> float:
+    def _uniform(self, iteration: int, rank: int) -> float:
         key = [self.seed & 0xFFFFFFFF, int(iteration)]
         if self.sampling == 'mixed':
-            key.insert(1, self.rank + 1)
+            key.insert(1, rank + 1)
         return float(np.random.default_rng(key).random())
 
-    def sample(self, iteration: int) -> str:
-        """The task trained at ``iteration`` (0-based)."""
+    def sample(self, iteration: int, rank: Optional[int] = None) -> str:
+        """The task trained at ``iteration`` (0-based) by ``rank`` (default this process' rank;
+        with ``'unmixed'`` every rank's)."""
         if iteration < 0:
             raise ValueError(f'iteration must be >= 0, got {iteration}')
-        idx = int(np.searchsorted(self._cdf, self._uniform(iteration), side='right'))
+        rank = self.rank if rank is None else rank
+        idx = int(np.searchsorted(self._cdf, self._uniform(iteration, rank), side='right'))
         return self.task_names[min(idx, len(self.task_names) - 1)]
 
-    def sequence(self, start: int, stop: int) -> List[str]:
-        """Tasks of iterations ``start, ..., stop - 1``."""
-        return [self.sample(i) for i in range(start, stop)]
+    def sequence(self, start: int, stop: int, rank: Optional[int] = None) -> List[str]:
+        """Tasks of iterations ``start, ..., stop - 1`` (of ``rank``, default this rank)."""
+        return [self.sample(i, rank) for i in range(start, stop)]
 
-    def counts(self, stop: int, start: int = 0) -> Dict[str, int]:
+    def counts(self, stop: int, start: int = 0, rank: Optional[int] = None) -> Dict[str, int]:
         """How many times each task is drawn in iterations ``[start, stop)``.
 
         A resumed loop advances every task's data iterator by this count, so each data loader
         continues where it stopped.
         """
         out = {name: 0 for name in self.task_names}
-        for name in self.sequence(start, stop):
+        for name in self.sequence(start, stop, rank):
             out[name] += 1
         return out
 
     def state(self) -> dict:
-        """What determines the sequence (stored in the MessageHub to detect changed configs)."""
+        """What determines the sequence (saved in checkpoints to detect a changed config on resume)."""
         return dict(seed=self.seed, sampling=self.sampling, probabilities=self.probabilities)
 
     def __repr__(self) -> str:

@@ -8,4 +8,5 @@ from .unified_decoder import UnifiedDecoder  # noqa: F401,E402
 from .likelihood_head import UnifiedLikelihoodHead  # noqa: F401,E402
 from .data_preprocessor import UniPerceiverV2DataPreprocessor  # noqa: F401,E402
 from .uniperceiver_v2 import UniPerceiverV2  # noqa: F401,E402
+from .multi_task_ddp import MultiTaskDistributedDataParallel  # noqa: F401,E402
 from . import tasks  # noqa: F401,E402

@@ -10,6 +10,8 @@ from typing import Sequence
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.registry import MODELS
 
+from ..utils.task_batch import TASK_KEY
+
 
 @MODELS.register_module()
 class UniPerceiverV2DataPreprocessor(DetDataPreprocessor):
@@ -30,7 +32,7 @@ class UniPerceiverV2DataPreprocessor(DetDataPreprocessor):
             dict: ``inputs`` ``(B, 3, H, W)`` float (None for text-only), ``data_samples`` and,
             when given, ``task``.
         """
-        task = data.get('task')
+        task = data.get(TASK_KEY)
         if data.get('inputs') is None or (isinstance(data['inputs'], (list, tuple))
                                           and len(data['inputs']) == 0):
             out = {'inputs': None, 'data_samples': self.cast_data(data.get('data_samples'))}
@@ -42,7 +44,7 @@ class UniPerceiverV2DataPreprocessor(DetDataPreprocessor):
                 if len(names) != 1:
                     raise ValueError(f'UniPerceiverV2DataPreprocessor: a batch mixes tasks {names}')
                 task = names.pop()
-            out['task'] = task
+            out[TASK_KEY] = task
         return out
 
     def pad_gt_masks(self, batch_data_samples: Sequence) -> None:

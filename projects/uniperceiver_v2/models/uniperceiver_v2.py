@@ -10,9 +10,11 @@ from typing import Dict, List, Optional, Union
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
-from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
 from torch import Tensor
+
+from ..utils.task_batch import TASK_KEY, task_of, update_params_for_task
 
 
 @MODELS.register_module()
@@ -63,22 +65,36 @@ class UniPerceiverV2(BaseModel):
         return list(self.text_encoder.parameters()) + list(self.decoder.parameters())
 
     def select_task(self, task: Optional[str] = None) -> nn.Module:
-        """The task component for ``task``.
+        """The task component for ``task`` (the batch's ``task`` key).
 
-        Order: the explicit name; the only configured task; the MessageHub runtime info ``'task'``
-        (set by the multi-task loops).  Unknown or ambiguous names raise.
+        Without a name, only a single-task model has an answer; unknown names raise.
         """
         if task is None:
             if len(self.tasks) == 1:
                 return next(iter(self.tasks.values()))
-            task = MessageHub.get_current_instance().get_info('task')
-            if task is None:
-                raise ValueError(f'UniPerceiverV2: {len(self.tasks)} tasks are configured '
-                                 f'({list(self.tasks)}); the batch must name one in its "task" key')
+            raise ValueError(f'UniPerceiverV2: {len(self.tasks)} tasks are configured '
+                             f"({list(self.tasks)}); the batch must name one in its '{TASK_KEY}' "
+                             "key (train_cfg.type='MultiTaskTrainLoop' and the multi-task val/test "
+                             'loops add it)')
         if task not in self.tasks:
             raise KeyError(f'UniPerceiverV2: unknown task {task!r}; configured tasks (model.tasks): '
                            f'{list(self.tasks)}')
         return self.tasks[task]
+
+    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """``BaseModel.train_step`` that hands the batch's task to the optimizer wrapper.
+
+        TBGN weighs and normalises the gradient by the task that produced it (ω_k, s_k), so the
+        task travels with the batch from the loader, through ``forward``, into
+        ``optim_wrapper.update_params(loss, task=...)``.  ``MultiTaskDistributedDataParallel``
+        does the same under DDP.
+        """
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        update_params_for_task(optim_wrapper, parsed_losses, task_of(data))
+        return log_vars
 
     def forward(self, inputs: Union[Tensor, List[Tensor], None] = None,
                 data_samples: Optional[list] = None,
@@ -109,11 +125,14 @@ class UniPerceiverV2(BaseModel):
                     task: Optional[str] = None, **kwargs):
         """Retrieval over features collected by ``mode='tensor'`` (mmpretrain RetrievalValLoop).
 
-        Without ``task`` the only task that has ``predict_all`` is used (else the MessageHub's).
+        Without ``task`` the only task that has ``predict_all`` is used.
         """
         if task is None:
             candidates = [n for n, t in self.tasks.items() if hasattr(t, 'predict_all')]
-            task = candidates[0] if len(candidates) == 1 else None
+            if len(candidates) != 1:
+                raise ValueError('UniPerceiverV2.predict_all: pass task=<name>; retrieval tasks: '
+                                 f'{candidates}')
+            task = candidates[0]
         t = self.select_task(task)
         if not hasattr(t, 'predict_all'):
             raise ValueError(f'UniPerceiverV2.predict_all: task {type(t).__name__} has no '

@@ -39,21 +39,6 @@ def sample_texts(data_samples: list, training: bool) -> List[str]:
     return texts
 
 
-def check_gather_allowed() -> None:
-    """Gathering negatives needs every rank in the same task (unmixed sampling, paper §4).
-
-    Under mixed sampling (``train_cfg.sampling='mixed'``, published by the multi-task loop as the
-    MessageHub info ``task_sampling``) other ranks may be training another task and the
-    all-gather would wait forever, so this raises instead.
-    """
-    from mmengine.dist import get_world_size
-    from mmengine.logging import MessageHub
-    if get_world_size() > 1 and \
-            MessageHub.get_current_instance().get_info('task_sampling') == 'mixed':
-        raise ValueError('RetrievalTask.gather_features=True needs unmixed sampling; with '
-                         "train_cfg.sampling='mixed' set gather_features=False")
-
-
 @MODELS.register_module()
 class RetrievalTask(BaseTask):
     """Image-text retrieval in both directions.
@@ -71,6 +56,14 @@ class RetrievalTask(BaseTask):
         super().__init__(family=family, **kwargs)
         self.gather_features = gather_features
         self.label_smoothing = label_smoothing
+
+    def collectives_in_loss(self) -> List[str]:
+        """Config keys that make :meth:`loss` enter a cross-rank collective (``gather_features``).
+
+        Gathering needs every rank in this task (unmixed sampling, paper §4); under
+        ``train_cfg.sampling='mixed'`` ``MultiTaskTrainLoop`` refuses these on several ranks.
+        """
+        return ['gather_features'] if self.gather_features else []
 
     def image_features(self, model, inputs: Tensor, data_samples: Optional[list]) -> Tensor:
         """``(B, C)`` <SPE> outputs of the images."""
@@ -90,7 +83,6 @@ class RetrievalTask(BaseTask):
         """
         B = img.shape[0]
         if self.gather_features:
-            check_gather_allowed()
             img_all, txt_all = all_gather_with_grad(img), all_gather_with_grad(txt)
         else:
             img_all, txt_all = img, txt
