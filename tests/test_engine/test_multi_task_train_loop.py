@@ -192,7 +192,7 @@ def test_resume_continues_task_sequence_data_and_weights(two_rank_results):
             torch.testing.assert_close(torch.tensor(r['resumed_params'][k]), torch.tensor(v))
 
 
-def test_resume_with_new_sampling_weights_publishes_the_new_ones(tmp_path):
+def test_resume_with_new_sampling_weights_hands_the_new_ones_to_tbgn(tmp_path):
     no_val = dict(val_dataloader=None, val_evaluator=None, val_cfg=None,
                   default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
                                                      by_epoch=False)))
@@ -204,6 +204,5 @@ def test_resume_with_new_sampling_weights_publishes_the_new_ones(tmp_path):
         train_cfg=dict(type='MultiTaskTrainLoop', max_iters=4, tasks=new_tasks))
     runner.train()
     assert len(record.tasks) == 2  # resumed at iteration 2 of 4
-    # the checkpoint's MessageHub held the old s_k; TBGN must see the configured ones
-    assert runner.message_hub.get_info('task_sampling_probs') == \
-        pytest.approx(dict(cls=0.25, ret=0.75))
+    # the checkpoint was written with the old s_k; TBGN must use the configured ones
+    assert runner.optim_wrapper.task_factors('ret') == pytest.approx((1.0, 0.75))
