@@ -156,7 +156,9 @@ class TBGN(Optimizer):
       the expectation above needs.  Parameters that never had a gradient are never touched.
     * The norm is taken in float32 or wider and over all ranks for sharded gradients: DTensor
       (FSDP2) by their device mesh, plain-tensor shards (ZeRO) with ``process_group`` (see
-      :func:`global_grad_norm`).  Taking it costs one host synchronisation per step.
+      :func:`global_grad_norm`).  Taking it costs one host synchronisation per step.  With
+      several ranks, all must step the same task (unmixed sampling), as ω_k, s_k act on the
+      all-reduced gradient.
     * A non-finite norm (inf / NaN gradient) skips the step: parameters, moments and step counts
       stay untouched; :attr:`skipped_steps` counts such steps.  A zero gradient is a zero g.
     * ``p.grad`` is left as it was: the factor ω/‖∇L‖ of g enters the moment updates as a
@@ -182,8 +184,9 @@ class TBGN(Optimizer):
         task_weights (Mapping[str, float], optional): ω_k per task; ``None``: 1 for every task.
         sampling_probs (Mapping[str, float], optional): per-task sampling weights, normalised to
             the probabilities s_k; ``None``: s = 1 unless :meth:`step` is given ``s``.
-        process_group (ProcessGroup, optional): ranks among which the gradients are sharded;
-            the squared norm is all-reduced over it.  ``None`` for unsharded gradients (DDP).
+        process_group (ProcessGroup, optional): ranks among which plain-tensor gradients are
+            sharded (ZeRO-style); the squared norm is all-reduced over it.  ``None`` for
+            unsharded (DDP) or DTensor (FSDP2) gradients.
         foreach (bool, optional): run the update as multi-tensor ops over all parameters
             (``True``) or tensor by tensor (``False``, faster on CPU, where it keeps each tensor
             in cache); ``None``: ``True`` except for CPU tensors, as torch's AdamW.  Same
