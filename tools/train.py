@@ -4,6 +4,7 @@ Usage (mmdet style)::
 
     python tools/train.py configs/upv2_tiny_synthetic.py
     python tools/train.py CONFIG --work-dir work_dirs/x --amp --resume
+    python tools/train.py CONFIG --amp bf16   # bf16 autocast, no loss scaling
     bash tools/dist_train.sh CONFIG 8   # 8 processes (torchrun): nccl on GPUs, gloo without CUDA
 
 A SIGTERM (Slurm preemption / time limit) makes a ``MultiTaskTrainLoop`` run finish its iteration,
@@ -26,8 +27,11 @@ from uniperceiver_v2.utils.launch import add_common_args, load_config, start_dis
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a Uni-Perceiver v2 model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic-mixed-precision training')
+    parser.add_argument('--amp', nargs='?', const='auto', choices=('auto', 'fp16', 'bf16'),
+                        help='automatic mixed precision: fp16 autocast with dynamic loss scaling '
+                        '(plain --amp on CUDA, or --amp fp16) or bf16 autocast without loss '
+                        'scaling (--amp bf16; plain --amp on CPU, the only CPU autocast dtype). '
+                        'Put it after the config path.')
     parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR.')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
@@ -36,14 +40,36 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+#: ``--amp`` value -> autocast dtype (``'auto'``: the wrapper's default, fp16 on CUDA, bf16 on CPU)
+AMP_DTYPES = {'auto': None, 'fp16': 'float16', 'bf16': 'bfloat16'}
+
+
+def set_amp(cfg, mode: str = 'auto') -> None:
+    """Switch ``cfg.optim_wrapper`` to AMP as mmdet's ``--amp`` does, with a chosen dtype.
+
+    ``type='AmpOptimWrapper'`` (mapped to ``AmpTBGNOptimWrapper`` by ``TBGNOptimWrapperConstructor``)
+    with dynamic loss scaling; ``'bf16'`` adds ``dtype='bfloat16'`` (the TBGN wrapper then scales
+    no loss), ``'fp16'`` ``dtype='float16'``.
+
+    Args:
+        cfg (Config): the training config (modified in place).
+        mode (str): ``'auto'``, ``'fp16'`` or ``'bf16'``.
+    """
+    if mode not in AMP_DTYPES:
+        raise ValueError(f'--amp must be one of {sorted(AMP_DTYPES)}, got {mode!r}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    if AMP_DTYPES[mode] is not None:
+        cfg.optim_wrapper.dtype = AMP_DTYPES[mode]
+
+
 def main() -> None:
     args = parse_args()
     cfg = load_config(args, 'tools/train.py')
 
     # Same switch as mmdet's tools/train.py; the TBGN wrapper is built to survive it.
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        set_amp(cfg, args.amp)
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and \
