@@ -42,12 +42,16 @@ class TextEncoder(BaseModule):
             ``dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2,
             intermediate_size=64)`` for a random tiny model, or ``dict(num_hidden_layers=2)`` with
             ``load_weights=True`` to keep only the first pretrained layers.
+        with_cp (bool): activation checkpointing of the transformers layers in training
+            (``gradient_checkpointing_enable``, non-reentrant): same outputs and gradients, layer
+            activations recomputed in the backward pass.  Default False.
         init_cfg (dict, optional): mmengine init config.
     """
 
     def __init__(self, pretrained: str = 'roberta-base', out_channels: int = 768,
                  max_length: int = 64, load_weights: bool = True,
-                 config_overrides: Optional[Dict] = None, init_cfg: Optional[dict] = None):
+                 config_overrides: Optional[Dict] = None, with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         from transformers import AutoConfig, AutoModel, AutoTokenizer
         if max_length < 3:
@@ -67,6 +71,13 @@ class TextEncoder(BaseModule):
         except OSError as e:
             raise OSError(f'TextEncoder: cannot load pretrained={pretrained!r} (resolved to '
                           f'{path!r}); offline, give a local directory or pkg://module ({e})') from e
+        self.with_cp = with_cp
+        if with_cp:
+            if not getattr(self.model, 'supports_gradient_checkpointing', False):
+                raise ValueError(f'TextEncoder: with_cp=True but {type(self.model).__name__} '
+                                 'does not support gradient checkpointing')
+            self.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs=dict(use_reentrant=False))
         self.max_length = max_length
         self.hidden_size = self.model.config.hidden_size
         self.out_channels = out_channels

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from .moe import AttributeMoEFFN, Segments
 
@@ -127,6 +128,10 @@ class UnifiedDecoder(BaseModule):
             gate_noise_std=0.``); None = no MoE anywhere.
         moe_layers (Sequence[int], optional): indices of the layers with an MoE FFN; None = all.
         dropout (float): default 0.
+        with_cp (bool): activation checkpointing - in training with gradients (and no cache),
+            each layer's activations are recomputed in the backward pass instead of stored
+            (same outputs and gradients; dropout and gate noise replay the same random numbers).
+            Default False.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -134,9 +139,10 @@ class UnifiedDecoder(BaseModule):
                  feedforward_channels: int = 3072,
                  moe: Optional[dict] = dict(num_experts=8, top_k=2, gate_noise_std=0.0),
                  moe_layers: Optional[Sequence[int]] = None, dropout: float = 0.0,
-                 init_cfg: Optional[dict] = None):
+                 with_cp: bool = False, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.embed_dims = embed_dims
+        self.with_cp = with_cp
         moe_layers = range(num_layers) if moe_layers is None else list(moe_layers)
         bad = [i for i in moe_layers if not 0 <= i < num_layers]
         if bad:
@@ -223,8 +229,13 @@ class UnifiedDecoder(BaseModule):
         full_mask = padding_mask if past_mask is None else torch.cat([past_mask, padding_mask], 1)
         attn_mask = self.build_attn_mask(full_mask, x.shape[1], num_past, causal_start)
         new_cache = DecoderCache(padding_mask=full_mask, causal_start=causal_start)
+        use_cp = (self.with_cp and self.training and torch.is_grad_enabled() and not use_cache
+                  and num_past == 0)
         for layer, past in zip(self.layers, pasts):
-            x, (k, v) = layer(x, segments, attn_mask, past)
+            if use_cp:
+                x, (k, v) = checkpoint(layer, x, segments, attn_mask, past, use_reentrant=False)
+            else:
+                x, (k, v) = layer(x, segments, attn_mask, past)
             if use_cache:
                 new_cache.keys.append(k)
                 new_cache.values.append(v)
