@@ -12,4 +12,8 @@ model = dict(
                     checkpoint='https://github.com/SwinTransformer/storage/releases/download/'
                     'v1.0.0/swin_large_patch4_window12_384_22k.pth')),
             neck=dict(in_channels=[192, 384, 768, 1536])),
-        global_tokens=dict(in_channels=1536)))
+        global_tokens=dict(in_channels=1536)),
+    # activation checkpointing [ours]: the text-encoder and unified-decoder layers are recomputed
+    # in the backward pass instead of stored (same outputs and gradients, less memory)
+    text_encoder=dict(with_cp=True),
+    decoder=dict(with_cp=True))
