@@ -65,10 +65,15 @@ class LanguageModelingTask(BaseTask):
         masked = torch.where(chosen & (action >= 0.8) & (action < 0.9), rand_ids, masked)
         return masked, chosen
 
-    def logits(self, model, masked_ids: Tensor, att: Tensor) -> Tensor:
-        """``(B, L, V)`` vocabulary logits at every position."""
+    def logits(self, model, masked_ids: Tensor, att: Tensor,
+               positions: Optional[Tensor] = None) -> Tensor:
+        """Vocabulary logits: ``(B, L, V)`` at every position, or ``(N, V)`` at the N ``True``
+        entries of the ``(B, L)`` bool ``positions`` only (training scores only the masked
+        positions: the same loss without the ``(B, L, V)`` logits of the unscored ~85 %)."""
         feats = model.text_encoder(masked_ids, att)
         out = model.decoder(feats, [('text_input', feats.shape[1])], att == 0)[:, 1:]
+        if positions is not None:
+            out = out[positions]
         vocab_ids, _ = self.vocabulary(model)
         return model.likelihood_head(out, self.vocabulary_embeddings(model, vocab_ids), self.family)
 
@@ -84,14 +89,15 @@ class LanguageModelingTask(BaseTask):
         masked, chosen = self.mask_tokens(model, ids, att)
         _, lut = self.vocabulary(model)
         targets = lut[ids].masked_fill(~chosen, -100)
-        logits = self.logits(model, masked, att)
         valid = targets != -100
         if not bool(valid.any()):  # no in-vocabulary token to predict in this batch
+            logits = self.logits(model, masked, att, positions=att.bool())
             return self.weighted(dict(loss_mlm=logits.sum() * 0.0,
                                       acc_mlm=logits.new_zeros(())))
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        logits = self.logits(model, masked, att, positions=valid)  # (N, V), masked positions only
+        loss = F.cross_entropy(logits, targets[valid])
         with torch.no_grad():
-            acc = (logits.argmax(-1) == targets)[valid].float().mean()
+            acc = (logits.argmax(-1) == targets[valid]).float().mean()
         return self.weighted(dict(loss_mlm=loss, acc_mlm=acc))
 
     def predict(self, model, inputs: Optional[Tensor], data_samples: list) -> list:
