@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from two_task_batch import image_batch  # noqa: F401  (fixture module of this folder)
 
 VOCAB = list(range(999, 1400))
 TEXTS = ['a red circle to the left of a small blue square',
@@ -69,9 +68,9 @@ def test_vocabulary_embedded_once_per_iteration(build_model):
         mlm=dict(type='LanguageModelingTask', vocabulary=VOCAB)))
     optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
     calls = count_vocabulary_passes(model)
-    batch = image_batch('cap')
-    for ds, t in zip(batch['data_samples'], TEXTS):
-        ds.gt_caption = t
+    batch = dict(task='cap', inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] * 2,
+                 data_samples=[DataSample(metainfo=dict(img_shape=(64, 64)), gt_caption=t)
+                               for t in TEXTS[:2]])
     num_targets = model.tasks['cap'].vocabulary(model)[0].numel()  # VOCAB + special tokens
     model.train_step(batch, optim)
     assert sum(calls) == num_targets  # every vocabulary entry embedded exactly once
