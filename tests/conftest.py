@@ -1,7 +1,12 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures; puts tools/data on sys.path for the synthetic scene generator."""
+import os
+import os.path as osp
+import sys
+
 import pytest
 
-from uniperceiver_v2.datasets.synthetic_scenes import generate_synthetic_scenes
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'data'))
+from synthetic_scenes import generate_synthetic_scenes  # noqa: E402
 
 #: Size of the tiny synthetic copy shared by the whole test session.
 SYNTHETIC_TEST_SIZES = dict(num_train=12, num_val=6, num_test=6, image_size=64, seed=0)
@@ -18,3 +23,13 @@ def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """
     out_dir = tmp_path_factory.mktemp('synthetic')
     return generate_synthetic_scenes(str(out_dir), **SYNTHETIC_TEST_SIZES)
+
+
+@pytest.fixture(scope='session')
+def synthetic_cwd(synthetic_data: dict, tmp_path_factory: pytest.TempPathFactory):
+    """A working directory whose ``data/synthetic`` is the tiny generated dataset (the configs'
+    relative ``data/synthetic/...`` paths resolve against it)."""
+    cwd = tmp_path_factory.mktemp('cwd')
+    os.makedirs(cwd / 'data')
+    os.symlink(synthetic_data['data_root'], cwd / 'data' / 'synthetic')
+    return cwd

@@ -16,7 +16,8 @@ from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from analysis_utils import build_model, component_params, load_config  # noqa: E402
+from offline_build import build_model, load_config  # noqa: E402
+from param_count import component_params  # noqa: E402
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 MODEL_CONFIGS = [c for c in CONFIGS if f'{os.sep}_base_{os.sep}' not in c]
@@ -24,15 +25,6 @@ MODEL_CONFIGS = [c for c in CONFIGS if f'{os.sep}_base_{os.sep}' not in c]
 
 def rel(path: str) -> str:
     return osp.relpath(path, ROOT)
-
-
-@pytest.fixture(scope='module')
-def synthetic_cwd(synthetic_data, tmp_path_factory):
-    """A working directory whose data/synthetic is the tiny generated dataset."""
-    cwd = tmp_path_factory.mktemp('cwd')
-    os.makedirs(cwd / 'data')
-    os.symlink(synthetic_data['data_root'], cwd / 'data' / 'synthetic')
-    return cwd
 
 
 def is_task_keyed(loaders) -> bool:
@@ -111,7 +103,7 @@ def test_paper_model_sizes(tmp_path):
 
 def synthetic_dataset(task: str, split: str, dataset: dict, data: dict, tmp_path) -> dict:
     """``dataset`` of a real-data config pointed at the synthetic layout (pipeline kept)."""
-    from uniperceiver_v2.datasets.synthetic_scenes import CLASSES
+    from synthetic_scenes import CLASSES
     root = data['data_root']
     ds = dict(dataset)
     test = split != 'train'

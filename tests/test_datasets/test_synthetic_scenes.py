@@ -17,10 +17,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from uniperceiver_v2.datasets.synthetic_scenes import (CLASSES, COLOUR_RGB, COLOURS, METAINFO,
-                                                       SceneObject, describe_scene,
-                                                       generate_synthetic_scenes, mask_to_polygons,
-                                                       render_scene)
+from synthetic_scenes import (CLASSES, COLOUR_RGB, COLOURS, METAINFO, SceneObject, describe_scene,
+                              encode_mask, generate_synthetic_scenes, rasterize_polygon,
+                              render_scene)
 
 
 def _files(root: str) -> dict:
@@ -96,9 +95,9 @@ def test_coco_dataset_with_pipeline(synthetic_data):
         assert gt.masks.to_ndarray().reshape(len(gt), -1).sum(1).min() > 0
 
 
-def test_polygons_match_drawn_pixels(synthetic_data):
-    """Masks decoded from the written polygons equal the pixels each object was painted on, and
-    the painted colour there is the category's colour."""
+def test_masks_match_drawn_pixels(synthetic_data):
+    """Masks decoded from the written annotations equal the pixels each object was painted on,
+    and the painted colour there is the category's colour."""
     root = synthetic_data['data_root']
     coco = COCO(synthetic_data['val']['instances'])
     palette = np.array([COLOUR_RGB[c] for c in COLOURS], np.float32)
@@ -110,8 +109,7 @@ def test_polygons_match_drawn_pixels(synthetic_data):
         assert len(anns) == len(scene.objects)
         for ann, obj in zip(anns, scene.objects):
             decoded = coco.annToMask(ann).astype(bool)
-            iou = (decoded & obj.mask).sum() / (decoded | obj.mask).sum()
-            assert iou >= 0.98, (info['file_name'], ann['id'], iou)
+            assert np.array_equal(decoded, obj.mask), (info['file_name'], ann['id'])
             assert ann['area'] == decoded.sum()
             x, y, w, h = ann['bbox']
             ys, xs = np.nonzero(decoded)
@@ -122,15 +120,23 @@ def test_polygons_match_drawn_pixels(synthetic_data):
             assert nearest == CLASSES[ann['category_id'] - 1].split(' ')[0]
 
 
-def test_mask_to_polygons_keeps_holes():
+def test_encoded_masks_keep_holes():
     mask = np.zeros((20, 20), bool)
     mask[2:18, 2:18] = True
     mask[6:10, 6:10] = False  # a hole
     mask[12:14, 12:14] = False  # another hole
-    polygons = mask_to_polygons(mask)
-    rle = mask_utils.merge(mask_utils.frPyObjects(polygons, 20, 20))
+    rle = encode_mask(mask)
+    json.dumps(rle)  # JSON-ready
     assert np.array_equal(mask_utils.decode(rle).astype(bool), mask)
-    assert mask_to_polygons(np.zeros((5, 5), bool)) == []
+    assert not mask_utils.decode(encode_mask(np.zeros((5, 5), bool))).any()
+
+
+def test_shapes_rasterise_at_pixel_centres():
+    """Pixel i spans [i, i + 1]: a square [2, 6] x [3, 8] covers columns 2..5 and rows 3..7."""
+    square = np.array([[2., 3.], [6., 3.], [6., 8.], [2., 8.]])
+    mask = rasterize_polygon(square, 10)
+    ys, xs = np.nonzero(mask)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (2, 5, 3, 7) and mask.sum() == 20
 
 
 def test_coco_metric_scores_ground_truth_at_one(synthetic_data):
@@ -239,7 +245,7 @@ def test_class_label_is_clearly_dominant(synthetic_data):
 def _object(label: int, x0: int, y0: int, dominant: bool) -> SceneObject:
     mask = np.zeros((64, 64), bool)
     mask[y0:y0 + (20 if dominant else 10), x0:x0 + (20 if dominant else 10)] = True
-    return SceneObject(label=label, mask=mask, polygons=mask_to_polygons(mask), dominant=dominant)
+    return SceneObject(label=label, mask=mask, dominant=dominant)
 
 
 def test_captions_describe_counts_colours_and_positions():

@@ -1,5 +1,4 @@
 """tools/analysis/count_params.py, get_flops.py and benchmark.py on the tiny synthetic config."""
-import os
 import os.path as osp
 import sys
 
@@ -12,15 +11,6 @@ import count_params  # noqa: E402
 import get_flops  # noqa: E402
 
 TINY_CLS = osp.join(ROOT, 'configs', 'single_task', 'upv2_tiny_cls_synthetic.py')
-
-
-@pytest.fixture(scope='module')
-def synthetic_cwd(synthetic_data, tmp_path_factory):
-    """A working directory whose data/synthetic is the tiny generated dataset."""
-    cwd = tmp_path_factory.mktemp('cwd')
-    os.makedirs(cwd / 'data')
-    os.symlink(synthetic_data['data_root'], cwd / 'data' / 'synthetic')
-    return cwd
 
 
 def test_count_params_tiny(synthetic_cwd, monkeypatch, capsys):

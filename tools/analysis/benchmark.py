@@ -31,8 +31,8 @@ from typing import Dict, Iterator, List, Optional
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 
-from analysis_utils import (DictAction, build_model, load_config,  # noqa: E402
-                            resolve_device, synthetic_batch, task_kind)
+from offline_build import add_build_arguments, build_model, load_config  # noqa: E402
+from synthetic_inputs import resolve_device, synthetic_batch, task_kind  # noqa: E402
 
 #: optimizer-wrapper types that need CUDA (fp16) -> their fp32 counterparts on CPU
 FP32_WRAPPERS = {'AmpOptimWrapper': 'OptimWrapper', 'AmpTBGNOptimWrapper': 'TBGNOptimWrapper'}
@@ -60,11 +60,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='data-loader workers (overrides the config; default 0)')
     parser.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', "
                         "'cuda'")
-    parser.add_argument('--offline-text-stub', action='store_true',
-                        help='replace hub text encoders by architecture-exact stand-ins with '
-                        'random weights (no internet needed)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_build_arguments(parser)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         parser.error(f'config not found: {args.config}')

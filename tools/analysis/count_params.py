@@ -19,8 +19,8 @@ import tempfile
 from typing import List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from analysis_utils import (DictAction, build_model, component_params,  # noqa: E402
-                            format_param_table, load_config, paper_reference)
+from offline_build import add_build_arguments, build_model, load_config  # noqa: E402
+from param_count import component_params, format_param_table, paper_reference  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -31,11 +31,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
-    parser.add_argument('--offline-text-stub', action='store_true',
-                        help='replace hub text encoders by architecture-exact stand-ins with '
-                        'random weights (no internet needed)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_build_arguments(parser)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         parser.error(f'config not found: {args.config}')

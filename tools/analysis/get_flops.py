@@ -27,9 +27,10 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from analysis_utils import (DEFAULT_SHAPES, DictAction, build_model,  # noqa: E402
-                            component_params, format_param_table, load_config, paper_reference,
-                            resolve_device, synthetic_batch, task_kind)
+from offline_build import add_build_arguments, build_model, load_config  # noqa: E402
+from param_count import component_params, format_param_table, paper_reference  # noqa: E402
+from synthetic_inputs import (DEFAULT_SHAPES, resolve_device, synthetic_batch,  # noqa: E402
+                              task_kind)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,12 +46,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='image size for every task (default per task kind: detection '
                         '800x1333, classification 224x224, retrieval/captioning 384x384)')
     parser.add_argument('--params', action='store_true', help='also print the parameter table')
-    parser.add_argument('--offline-text-stub', action='store_true',
-                        help='replace hub text encoders by architecture-exact stand-ins with '
-                        'random weights (no internet needed)')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_build_arguments(parser)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         parser.error(f'config not found: {args.config}')

@@ -15,8 +15,8 @@ from typing import List, Optional
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
-from uniperceiver_v2.datasets.synthetic_scenes import (CLASSES, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE,
-                                                       generate_synthetic_scenes)
+from synthetic_scenes import (CLASSES, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE,
+                              generate_synthetic_scenes)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

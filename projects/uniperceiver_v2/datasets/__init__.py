@@ -1,4 +1,3 @@
 """Registered components; each submodule is imported here so that importing the package registers it."""
-from . import synthetic_scenes  # noqa: F401
 from .class_agnostic_coco import ClassAgnosticCocoDataset  # noqa: F401,E402
 from . import text_corpus  # noqa: F401

@@ -16,7 +16,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from uniperceiver_v2.datasets.synthetic_scenes import CLASSES
+from synthetic_scenes import CLASSES
 from uniperceiver_v2.models.image_tokens import ImageTokens
 
 

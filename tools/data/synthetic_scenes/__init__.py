@@ -1,0 +1,30 @@
+"""Deterministic synthetic multi-task scenes, written in the real on-disk dataset formats.
+
+The embedded default data of the project (``python tools/data/generate_synthetic.py``): coloured
+shapes on a textured, noisy background, with boxes, masks, a class label and several captions per
+image, written so that the unmodified OpenMMLab dataset classes read them.  A data tool, not part
+of the runtime package (nothing in ``uniperceiver_v2`` needs it); import it with ``tools/data`` on
+``sys.path``.
+
+* ``categories``: the shape x colour categories and the bounds of a scene;
+* ``geometry``: shape outlines, areas, rasterising and mask encoding (pycocotools);
+* ``scene``: layout under occlusion constraints and painting of one image;
+* ``captions``: the caption grammar;
+* ``writers``: the COCO instances / captions, Karpathy and ImageNet-list formats;
+* ``generate``: :func:`generate_synthetic_scenes`, all splits.
+
+The same arguments give byte-identical files.
+"""
+from .captions import describe_scene
+from .categories import (CATEGORIES, CLASSES, COLOUR_RGB, COLOURS, GENERATOR_VERSION,
+                         MAX_SPLIT_SIZE, METAINFO, MIN_IMAGE_SIZE, PALETTE, SHAPES, SPLITS)
+from .generate import generate_synthetic_scenes
+from .geometry import encode_mask, polygon_area, rasterize_polygon, shape_polygon
+from .scene import Scene, SceneObject, render_scene
+
+__all__ = [
+    'CATEGORIES', 'CLASSES', 'COLOUR_RGB', 'COLOURS', 'GENERATOR_VERSION', 'MAX_SPLIT_SIZE',
+    'METAINFO', 'MIN_IMAGE_SIZE', 'PALETTE', 'SHAPES', 'SPLITS', 'Scene', 'SceneObject',
+    'describe_scene', 'encode_mask', 'generate_synthetic_scenes', 'polygon_area',
+    'rasterize_polygon', 'render_scene', 'shape_polygon'
+]
