@@ -20,7 +20,8 @@ def test_cpu_mode_reports_every_field(synthetic_cwd, monkeypatch, tmp_path):
     for r in rows:
         assert r['config'] == 'configs/upv2_tiny_synthetic.py' and r['device'] == 'cpu'
         assert r['amp'] == 'fp32' and r['batch_size'] == 2 and r['image_size'] == [64, 64]
-        assert r['step_time_s'] > 0 and r['peak_memory_mb'] > 0 and r['tflops_per_step'] > 0
+        assert r['step_time_s'] > 0 and r['tflops_per_step'] > 0
+        assert r['peak_memory_mb'] >= r['memory_before_step_mb'] > 0
         assert r['peak_memory_kind'] == 'cpu_peak_rss'
         assert r['images_per_s'] == pytest.approx(2 / r['step_time_s'])
         assert r['mfu'] == pytest.approx(r['tflops_per_step'] / r['step_time_s'])

@@ -11,7 +11,8 @@ the config's train loader of the task (``--batch-size`` overrides).  Then one mo
 operators without a FLOP formula, e.g. ``grid_sample``, count 0), and
 ``MFU = FLOPs per step / step time / peak FLOP/s`` (``--peak-tflops``, default from the GPU name
 for the autocast dtype; null where unknown, e.g. on CPU).  Peak memory: CUDA max allocated during
-the timed steps; on CPU the peak resident set size (RSS, sampled every millisecond) during them.
+the timed steps; on CPU the peak resident set size (RSS, sampled every millisecond) during them;
+``memory_before_step_mb`` is the same measure just before them (weights, optimizer state).
 
 On CUDA the steps run under bf16 autocast (``--amp bf16``, TBGN without loss scaling) by default.
 Without CUDA (or with ``--tiny``) it runs a tiny size instead - ``configs/upv2_tiny_synthetic.py``
@@ -228,8 +229,10 @@ def benchmark_config(path: str, args: argparse.Namespace) -> List[Dict]:
         if device.type == 'cuda':
             torch.cuda.reset_peak_memory_stats(device)
             tracker = None
+            before_mem = torch.cuda.memory_allocated(device)
         else:
             tracker = PeakRSS().__enter__()
+            before_mem = tracker.peak
         times = []
         for _ in range(args.steps):
             sync(device)
@@ -258,7 +261,7 @@ def benchmark_config(path: str, args: argparse.Namespace) -> List[Dict]:
             steps=args.steps, step_time_s=step_s,
             images_per_s=images / step_s if images else None,
             samples_per_s=bs / step_s,
-            peak_memory_mb=peak_mem / 2**20,
+            peak_memory_mb=peak_mem / 2**20, memory_before_step_mb=before_mem / 2**20,
             peak_memory_kind='cuda_max_allocated' if device.type == 'cuda' else 'cpu_peak_rss',
             tflops_per_step=flops / 1e12 if flops is not None else None,
             mfu=(flops / step_s / (peak * 1e12)) if (flops is not None and peak) else None,
