@@ -77,3 +77,12 @@ def test_missing_and_corrupt_images(inferencer, tmp_path):
 def test_empty_class_list_is_rejected(inferencer):
     with pytest.raises(ValueError, match='class list is empty'):
         inferencer.model.tasks['syn_cls'].set_class_names([])
+
+
+def test_too_small_image_gets_a_clear_error(inferencer, tmp_path):
+    """8x8 px: the proposal network has fewer encoder tokens than queries."""
+    import numpy as np
+    path = str(tmp_path / 'tiny.png')
+    mmcv.imwrite(np.full((8, 8, 3), 128, np.uint8), path)
+    with pytest.raises(ValueError, match=r'at least \d+x\d+ px'):
+        inferencer([path], tasks=('detection', ))

@@ -148,7 +148,7 @@ class UniPerceiverV2Inferencer:
             for i, sample in enumerate(self.predict(kind, images)):
                 merged[i] = merged[i] if merged[i] is not None else DetDataSample()
                 if kind == 'classification':
-                    names = self.model.tasks[self.task(kind)].class_names
+                    names = self.model.tasks[self.task(kind)].predict_class_names
                     label = int(sample.pred_label.reshape(-1)[0])
                     score = float(sample.pred_score.reshape(-1)[label])
                     results[i]['class'] = (names[label], score)
@@ -170,15 +170,14 @@ class UniPerceiverV2Inferencer:
         return results
 
     def detection_class_names(self) -> Sequence[str]:
-        task = self.model.tasks[self.task('detection')]
-        return task.test_class_names or task.class_names
+        return self.model.tasks[self.task('detection')].predict_class_names
 
     def draw(self, images: Sequence[str], samples: list, out_dir: str,
              score_thr: float = 0.3) -> None:
         """Draw merged predictions of each image into ``out_dir``."""
         from ..visualization import UniPerceiverV2Visualizer
         os.makedirs(out_dir, exist_ok=True)
-        cls_names = (self.model.tasks[self.task('classification')].class_names
+        cls_names = (self.model.tasks[self.task('classification')].predict_class_names
                      if 'classification' in self.task_names else None)
         vis = UniPerceiverV2Visualizer.get_instance(
             f'upv2_inferencer_{id(self)}', class_names=cls_names)

@@ -44,6 +44,11 @@ class CaptionMetric(BaseMetric):
     ``COCOEvalCap``: ``Bleu_1``..``Bleu_4``, ``METEOR``, ``ROUGE_L``, ``CIDEr`` (``SPICE``).
     Predictions of an image seen twice (padding of distributed samplers) are counted once.
 
+    Not a subclass of mmpretrain's ``COCOCaption``: that class is an ``ann_file``, a ``process``
+    that casts ``image_id`` to int and a ``compute_metrics`` that runs ``COCOEvalCap`` (SPICE
+    included, which downloads CoreNLP); all three differ here, so a subclass would override every
+    method and be no smaller.
+
     Args:
         ann_file (str, optional): COCO-format caption annotations (``annotations`` with
             ``image_id`` and ``caption``).

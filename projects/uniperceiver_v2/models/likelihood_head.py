@@ -6,12 +6,12 @@ with one learnable temperature per task family [v1-code]: ``logit_scale = log(1/
 ``log(1/0.07)``, and ``exp(logit_scale)`` clamped at 100.
 
 Target embeddings that do not depend on the input (class names, the caption vocabulary) are
-computed once at evaluation and cached until the weights they depend on change.  A change is
-detected through the parameters' in-place version counters (``Tensor._version``): an optimizer step,
-``load_state_dict`` or any in-place edit bumps them, which invalidates the cache.
+computed once at evaluation and cached until the weights they depend on change
+(:class:`~uniperceiver_v2.models.weight_cache.WeightVersionCache`, the mechanism of all the
+model's caches).
 """
 import math
-from typing import Callable, Dict, Hashable, Iterable, Optional, Sequence, Tuple
+from typing import Callable, Hashable, Iterable, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -20,40 +20,7 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
-
-class TargetEmbeddingCache:
-    """Evaluation-time cache of target embeddings keyed by (key, weight versions)."""
-
-    def __init__(self):
-        self._store: Dict[Hashable, Tuple[Tuple[int, ...], Tensor]] = {}
-        self.hits = 0
-        self.misses = 0
-
-    @staticmethod
-    def fingerprint(params: Iterable[Tensor]) -> Tuple[int, ...]:
-        """Identity and in-place version of every parameter (changes on any weight update)."""
-        return tuple(v for p in params for v in (id(p), p._version))
-
-    def get(self, key: Hashable, compute: Callable[[], Tensor],
-            params: Iterable[Tensor]) -> Tensor:
-        fp = self.fingerprint(params)
-        hit = self._store.get(key)
-        if hit is not None and hit[0] == fp:
-            self.hits += 1
-            return hit[1]
-        self.misses += 1
-        # drop entries computed with older weights
-        self._store = {k: v for k, v in self._store.items() if v[0] == fp}
-        with torch.no_grad():
-            value = compute().detach()
-        self._store[key] = (fp, value)
-        return value
-
-    def clear(self) -> None:
-        self._store.clear()
-
-    def __len__(self) -> int:
-        return len(self._store)
+from .weight_cache import WeightVersionCache
 
 
 @MODELS.register_module()
@@ -78,7 +45,7 @@ class UnifiedLikelihoodHead(BaseModule):
         self.max_logit_scale = max_logit_scale
         self.logit_scales = nn.ParameterDict({
             f: nn.Parameter(torch.tensor(math.log(1.0 / init_temperature))) for f in families})
-        self.target_cache = TargetEmbeddingCache()
+        self.target_cache = WeightVersionCache()
 
     def scale(self, family: str) -> Tensor:
         """``1/τ`` of ``family``, clamped at ``max_logit_scale``."""
@@ -113,4 +80,4 @@ class UnifiedLikelihoodHead(BaseModule):
         """
         if self.training or torch.is_grad_enabled():
             return compute()
-        return self.target_cache.get(key, compute, params)
+        return self.target_cache.get(key, lambda: compute().detach(), params)

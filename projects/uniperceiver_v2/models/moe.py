@@ -10,11 +10,12 @@ and the segment is multiplied once by ``W_s``: an MoE FFN costs about one dense 
 capacity factor and no token dropping.  For one linear layer this is exactly the explicit mixture
 ``sum_i g_i (W_i x + b_i)``; the FFN applies it to both of its linear layers with the segment's gates.
 
-At inference (eval mode, no grad) the merged weights are cached per token kind until a weight
-changes (in-place version counter or storage of any parameter), so the cost is that of a dense FFN.
+At inference (eval mode, no grad) the merged weights are cached per token kind until one of the
+FFN's weights changes (:class:`~uniperceiver_v2.models.weight_cache.WeightVersionCache`), so the
+cost is that of a dense FFN.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -22,9 +23,11 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .attributes import NUM_ATTRIBUTE_BITS, attribute_tensor
+from .attributes import NUM_ATTRIBUTE_BITS, TokenKind, attribute_tensor
+from .weight_cache import WeightVersionCache
 
-Segments = Sequence[Tuple[str, int]]
+Kinds = Sequence[Union[str, TokenKind]]
+Segments = Sequence[Tuple[Union[str, TokenKind], int]]
 
 
 class AttributeRouter(nn.Module):
@@ -47,11 +50,11 @@ class AttributeRouter(nn.Module):
         self.attr_norm = nn.LayerNorm(embed_dims)
         self.gate = nn.Linear(embed_dims, num_experts, bias=False)
 
-    def forward(self, kinds: Sequence[str]) -> Tuple[Tensor, Tensor]:
+    def forward(self, kinds: Kinds) -> Tuple[Tensor, Tensor]:
         """Top-k experts and gates of each token kind.
 
         Args:
-            kinds (Sequence[str]): S token kinds.
+            kinds (Sequence[str | TokenKind]): S token kinds.
 
         Returns:
             tuple[Tensor, Tensor]: ``(S, k)`` long expert indices and ``(S, k)`` fp32 gates that
@@ -65,7 +68,7 @@ class AttributeRouter(nn.Module):
         top_logits, top_idx = logits.topk(self.top_k, dim=-1)
         return top_idx, top_logits.softmax(dim=-1)
 
-    def dense_gates(self, kinds: Sequence[str]) -> Tensor:
+    def dense_gates(self, kinds: Kinds) -> Tensor:
         """``(S, E)`` gates with zeros outside the top-k (for tests and analysis)."""
         idx, gates = self.forward(kinds)
         return torch.zeros(idx.shape[0], self.num_experts, device=gates.device).scatter(
@@ -93,7 +96,7 @@ class AttributeMoEFFN(nn.Module):
                                       gate_noise_std)
         E, C, Fh = num_experts, embed_dims, feedforward_channels
         # stored as (E, out, in) like nn.Linear, so a merged weight goes straight into F.linear
-        self._merged_cache: Dict[Tuple, List[Tensor]] = {}
+        self.merged_cache = WeightVersionCache()
         self.w1 = nn.Parameter(torch.empty(E, Fh, C))
         self.b1 = nn.Parameter(torch.empty(E, Fh))
         self.w2 = nn.Parameter(torch.empty(E, C, Fh))
@@ -107,28 +110,24 @@ class AttributeMoEFFN(nn.Module):
             nn.init.uniform_(w, -bound, bound)
             nn.init.uniform_(b, -bound, bound)
 
-    def merged_weights(self, kinds: Sequence[str]) -> List[Tensor]:
-        """W_s = sum_i g_{s,i} W_i for each kind (paper.md §2).
+    def merged_weights(self, kinds: Kinds) -> List[Tensor]:
+        """W_s = sum_i g_{s,i} W_i for each kind (paper.md §2); cached at inference.
 
         Returns:
             list[Tensor]: ``w1 (S, F, C), b1 (S, F), w2 (S, C, F), b2 (S, C)`` (``nn.Linear``
             layout: ``y = x W^T + b``).
         """
-        cacheable = not self.training and not torch.is_grad_enabled()
-        if cacheable:
-            key = (tuple(kinds), tuple((p.data_ptr(), p._version) for p in self.parameters()))
-            hit = self._merged_cache.get(key)
-            if hit is not None:
-                return hit
+        if self.training or torch.is_grad_enabled():
+            return self._merge(kinds)
+        return self.merged_cache.get(tuple(kinds), lambda: self._merge(kinds), self.parameters())
+
+    def _merge(self, kinds: Kinds) -> List[Tensor]:
         idx, gates = self.router(kinds)
         gates = gates.to(self.w1.dtype)[:, None, :]  # (S, 1, k)
         out = []
         for p in (self.w1, self.b1, self.w2, self.b2):
             sel = p[idx]  # (S, k, ...): the chosen experts only
             out.append(torch.bmm(gates, sel.flatten(2)).view(sel.shape[0], *p.shape[1:]))
-        if cacheable:  # keep only entries of the current weights
-            self._merged_cache = {k: v for k, v in self._merged_cache.items() if k[1] == key[1]}
-            self._merged_cache[key] = out
         return out
 
     def forward(self, x: Tensor, segments: Segments) -> Tensor:
@@ -136,7 +135,8 @@ class AttributeMoEFFN(nn.Module):
 
         Args:
             x (Tensor): ``(B, T, C)``.
-            segments (Sequence[tuple[str, int]]): consecutive (token kind, length) covering T.
+            segments (Sequence[tuple[str | TokenKind, int]]): consecutive (token kind, length)
+                covering T.
 
         Returns:
             Tensor: ``(B, T, C)``.

@@ -66,3 +66,15 @@ def test_wrong_number_of_neck_levels_is_reported(tiny_cfg, make_batch):
     inputs, samples = make_batch()
     with pytest.raises(ValueError, match='num_outs'):
         model.loss(inputs, samples)
+
+
+def test_too_small_input_names_the_minimum_size(detector):
+    """8x8 px (padded to 16): 7 encoder tokens for 20 queries -> a clear error, not topk's."""
+    from mmdet.structures import DetDataSample
+    sample = DetDataSample(metainfo=dict(img_shape=(8, 8), batch_input_shape=(16, 16),
+                                         pad_shape=(16, 16), ori_shape=(8, 8),
+                                         scale_factor=(1.0, 1.0)))
+    detector.eval()
+    with pytest.raises(ValueError, match=r'16x16 px input .* at least 25x25 px'):
+        with torch.no_grad():
+            detector.predict(torch.zeros(1, 3, 16, 16), [sample])

@@ -4,14 +4,16 @@ import math
 import pytest
 import torch
 
-from uniperceiver_v2.models.region_proposal.proposal_tokens import (ProposalTokens,
-                                                                    box_sine_embedding)
+from uniperceiver_v2.models.region_proposal.proposal_tokens import ProposalTokens
 
 
-def test_box_sine_embedding_matches_direct_formula():
+def test_box_encoding_matches_direct_formula_in_xywh_order():
+    """mmdet's coordinate_to_encoding, channels in (cx, cy, w, h) order as before the switch, so
+    trained box projections keep their meaning."""
     boxes = torch.tensor([[0.25, 0.5, 0.1, 0.9]])
     num_feats, temp = 8, 10000.
-    emb = box_sine_embedding(boxes, num_feats, temp)
+    module = ProposalTokens(in_dims=4, embed_dims=4, box_num_feats=num_feats)
+    emb = module.box_encoding(boxes[None])[0]
     expected = []
     for x in boxes[0].tolist():
         for k in range(num_feats):

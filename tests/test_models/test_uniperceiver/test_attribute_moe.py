@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uniperceiver_v2.models.attributes import TOKEN_ATTRIBUTES, attribute_tensor
+from uniperceiver_v2.models.attributes import (NUM_ATTRIBUTE_BITS, TOKEN_ATTRIBUTES, Attribute,
+                                               TokenKind, attribute_tensor, attribute_vector)
 from uniperceiver_v2.models.moe import AttributeMoEFFN
 
 
@@ -70,8 +71,32 @@ def test_gate_noise_only_in_training():
     assert torch.equal(a, b)
 
 
+#: the router inputs of every kind as trained so far: a change would silently re-route checkpoints
+ROUTER_INPUTS = {
+    'image_global': (1, 0, 1, 0, 0, 0, 0, 0),
+    'image_proposal': (1, 0, 0, 1, 0, 0, 0, 0),
+    'caption_image_global': (1, 1, 1, 0, 0, 0, 0, 0),
+    'caption_image_proposal': (1, 1, 0, 1, 0, 0, 0, 0),
+    'caption_text': (1, 1, 0, 0, 1, 0, 1, 0),
+    'text_input': (0, 1, 0, 0, 1, 0, 0, 0),
+    'retrieval_text': (0, 1, 0, 0, 1, 1, 0, 0),
+    'class_name_target': (0, 1, 0, 0, 1, 1, 0, 0),
+    'vocabulary_target': (0, 1, 0, 0, 1, 1, 0, 1),
+}
+
+
+def test_typed_table_gives_the_trained_router_inputs():
+    assert NUM_ATTRIBUTE_BITS == 8 and set(TOKEN_ATTRIBUTES) == set(TokenKind)
+    for name, bits in ROUTER_INPUTS.items():
+        assert attribute_vector(name) == bits == attribute_vector(TokenKind(name))
+    assert TokenKind.CAPTION_TEXT.attributes & Attribute.CAUSAL
+    assert TokenKind.IMAGE_GLOBAL == 'image_global'  # plain names and members are one key
+    assert attribute_tensor([TokenKind.TEXT_INPUT, 'text_input']).tolist()[0] == \
+        attribute_tensor(['text_input']).tolist()[0]
+
+
 def test_every_kind_has_8_bits_and_errors():
-    assert all(len(v) == 8 for v in TOKEN_ATTRIBUTES.values())
+    assert attribute_tensor(list(TokenKind)).shape == (len(TokenKind), 8)
     with pytest.raises(KeyError, match='attributes.py'):
         attribute_tensor(['no_such_kind'])
     moe = AttributeMoEFFN(8, 8, num_experts=2, top_k=1)

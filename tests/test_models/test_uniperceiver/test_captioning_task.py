@@ -4,6 +4,8 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
+from uniperceiver_v2.models.attributes import IMAGE_WITH_TEXT
+
 
 def caption_model(build_model, **kw):
     cfg = dict(type='CaptioningTask', vocabulary=None, beam_size=2, max_length=6)
@@ -32,7 +34,7 @@ def test_caption_loss_matches_formula_and_is_causal(build_model, images, tmp_pat
             prefix = ids[b:b + 1, :t + 1]
             f = model.text_encoder(prefix, torch.ones_like(prefix), causal=True)
             tok = model.image_encoder(images[b:b + 1])
-            img, pad, segs = task.image_sequence(tok, 'caption_')
+            img, pad, segs = task.image_sequence(tok, IMAGE_WITH_TEXT)
             out = model.decoder(torch.cat([img, f], 1), segs + [('caption_text', t + 1)],
                                 causal_start=1 + img.shape[1])[:, -1]
             logits = F.normalize(out, dim=-1) @ F.normalize(vemb, dim=-1).t() / 0.07

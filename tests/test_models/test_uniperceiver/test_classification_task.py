@@ -53,3 +53,32 @@ def test_classification_predict_accuracy_zero_shot_and_cache(build_model, images
         model.tasks['cls'].predict(model, images, None, class_names=[])
     with pytest.raises(KeyError, match='unknown task'):
         model(images, None, mode='predict', task='nope')
+
+
+def test_test_time_class_names_keep_the_training_names(build_model, images):
+    """set_class_names changes what predict scores, never what the loss is computed against."""
+    model = build_model(dict(cls=dict(type='ClassificationTask', class_names=CLASSES))).eval()
+    task = model.tasks['cls']
+    unseen = ['purple star', 'orange hexagon']
+    task.set_class_names(unseen)
+    assert task.class_names == CLASSES and task.predict_class_names == unseen
+    with torch.no_grad():
+        out = model(images, cls_samples([0, 1]), mode='predict', task='cls')
+        assert out[0].pred_score.shape == (2,)
+        losses = model(images, cls_samples([2, 0]), mode='loss', task='cls')  # label 2 < 3 names
+    assert torch.isfinite(losses['loss_cls'])
+    from_cfg = build_model(dict(cls=dict(type='ClassificationTask', class_names=CLASSES,
+                                         test_class_names=unseen))).tasks['cls']
+    assert from_cfg.class_names == CLASSES and from_cfg.predict_class_names == unseen
+
+
+def test_loss_weight_applies_to_every_loss_key_mmengine_sums():
+    """One test for every task: a key is a loss when it contains 'loss' (mmengine parse_losses)."""
+    from uniperceiver_v2.models.tasks.base_task import BaseTask
+    task = BaseTask(family='classification', loss_weight=2.0)
+    one = torch.tensor(1.0)
+    out = task.weighted({'loss_cls': one, 'proposal.d0.loss_cls': one, 'enc_loss_bbox': one,
+                         'acc_cls': one, 'det_acc': one})
+    assert {k: float(v) for k, v in out.items()} == {
+        'loss_cls': 2.0, 'proposal.d0.loss_cls': 2.0, 'enc_loss_bbox': 2.0, 'acc_cls': 1.0,
+        'det_acc': 1.0}

@@ -5,20 +5,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
-CLASSES = ['red circle', 'blue square', 'green triangle']
-
-
-def two_task_model(build_model):
-    return build_model(dict(cls=dict(type='ClassificationTask', class_names=CLASSES),
-                            mlm=dict(type='LanguageModelingTask', vocabulary=list(range(999, 1200)))))
-
-
-def image_batch(task):
-    imgs = [torch.randint(0, 255, (3, 64, 60), dtype=torch.uint8),
-            torch.randint(0, 255, (3, 60, 64), dtype=torch.uint8)]
-    samples = [DataSample(metainfo=dict(img_shape=(64, 60))).set_gt_label(1),
-               DataSample(metainfo=dict(img_shape=(60, 64))).set_gt_label(2)]
-    return dict(inputs=imgs, data_samples=samples, task=task)
+from two_task_batch import CLASSES, image_batch, two_task_model  # noqa: E402
 
 
 def test_train_step_routes_by_task_key(build_model):

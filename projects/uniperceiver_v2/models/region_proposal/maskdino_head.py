@@ -11,7 +11,6 @@ point sampling; on maps with at most ``num_points`` pixels every pixel centre is
 from typing import Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmcv.ops import point_sample
 from mmdet.models.dense_heads import DINOHead
 from mmdet.models.layers.transformer.utils import MLP, inverse_sigmoid
@@ -24,14 +23,21 @@ from mmdet.utils import ConfigType, InstanceList, reduce_mean
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from .postprocess import boxes_to_original, mask_logits_to_original
+
 
 def gt_masks_to_tensor(gt_instances: InstanceData, pad_shape: Tuple[int, int],
                        device: torch.device) -> Tensor:
-    """Ground-truth masks of one image as a ``(G, H, W)`` float tensor padded to ``pad_shape``.
+    """Ground-truth masks of one image as a ``(G, H, W)`` float tensor of the padded batch size.
+
+    The data preprocessor pads them already (``DetDataPreprocessor(pad_mask=True)``, set in the
+    configs); masks of another size (a preprocessor without ``pad_mask``, hand-made samples) are
+    padded here with mmdet's ``BitmapMasks.pad`` / rasterised at the padded size
+    (``PolygonMasks``).
 
     Args:
-        gt_instances (InstanceData): with ``masks`` (BitmapMasks, PolygonMasks or a ``(G, h, w)``
-            tensor) at the network input scale, top-left aligned.
+        gt_instances (InstanceData): with ``masks`` (BitmapMasks or PolygonMasks) at the network
+            input scale, top-left aligned.
         pad_shape (tuple[int, int]): ``(H, W)`` of the padded batch (``batch_input_shape``).
         device (torch.device): output device.
 
@@ -42,20 +48,16 @@ def gt_masks_to_tensor(gt_instances: InstanceData, pad_shape: Tuple[int, int],
         raise KeyError('MaskDINOHead: gt_instances has no `masks` field; the proposal network is '
                        'trained with masks (add with_mask=True to LoadAnnotations).')
     masks = gt_instances.masks
-    if isinstance(masks, (BitmapMasks, PolygonMasks)):
-        masks = masks.to_tensor(dtype=torch.float32, device=device)
-    elif isinstance(masks, Tensor):
-        masks = masks.to(device=device, dtype=torch.float32)
-    else:
-        raise TypeError('MaskDINOHead: gt_instances.masks must be BitmapMasks, PolygonMasks or a '
-                        f'Tensor, got {type(masks)}')
-    if masks.dim() == 2:  # zero instances reported as (0, W) by some structures
-        masks = masks.reshape(0, *pad_shape)
-    h, w = masks.shape[-2:]
-    if h > pad_shape[0] or w > pad_shape[1]:
-        raise ValueError(f'MaskDINOHead: gt mask size {(h, w)} exceeds batch_input_shape '
-                         f'{tuple(pad_shape)}; masks must be at the network input scale')
-    return F.pad(masks, (0, pad_shape[1] - w, 0, pad_shape[0] - h))
+    if not isinstance(masks, (BitmapMasks, PolygonMasks)):
+        raise TypeError('MaskDINOHead: gt_instances.masks must be BitmapMasks or PolygonMasks, '
+                        f'got {type(masks)}')
+    pad_shape = tuple(int(v) for v in pad_shape)
+    if masks.height > pad_shape[0] or masks.width > pad_shape[1]:
+        raise ValueError(f'MaskDINOHead: gt mask size {(masks.height, masks.width)} exceeds '
+                         f'batch_input_shape {pad_shape}; masks must be at the network input scale')
+    if (masks.height, masks.width) != pad_shape:
+        masks = masks.pad(pad_shape)
+    return masks.to_tensor(dtype=torch.float32, device=device).reshape(-1, *pad_shape)
 
 
 @MODELS.register_module()
@@ -438,29 +440,10 @@ class MaskDINOHead(DINOHead):
         """
         max_per_img = min(self.test_cfg.get('max_per_img', 100), cls_scores.shape[1])
         scores, index = cls_scores[..., 0].sigmoid().topk(max_per_img, dim=1)
-        boxes = torch.gather(bbox_preds, 1, index[..., None].expand(-1, -1, 4))
-        masks = torch.gather(mask_preds, 1, index[..., None, None].expand(
-            -1, -1, *mask_preds.shape[-2:]))
-        pad_h, pad_w = batch_img_metas[0]['batch_input_shape']
-        masks = F.interpolate(masks, size=(pad_h, pad_w), mode='bilinear', align_corners=False)
         results = []
         for i, meta in enumerate(batch_img_metas):
-            img_h, img_w = meta['img_shape']
-            det = bbox_cxcywh_to_xyxy(boxes[i]) * boxes.new_tensor([img_w, img_h, img_w, img_h])
-            det[:, 0::2] = det[:, 0::2].clamp(0, img_w)
-            det[:, 1::2] = det[:, 1::2].clamp(0, img_h)
-            mask = masks[i, :, :img_h, :img_w]
-            if rescale:
-                if 'scale_factor' in meta:
-                    scale = det.new_tensor(meta['scale_factor']).repeat(2)
-                elif tuple(meta['ori_shape'][:2]) == (img_h, img_w):
-                    scale = det.new_ones(4)  # no Resize in the pipeline
-                else:
-                    raise KeyError('MaskDINOHead.predict: metainfo has no `scale_factor` but '
-                                   f"ori_shape {meta['ori_shape']} != img_shape {(img_h, img_w)}")
-                det = det / scale
-                mask = F.interpolate(mask[None], size=tuple(meta['ori_shape']),
-                                     mode='bilinear', align_corners=False)[0]
+            det = boxes_to_original(bbox_preds[i, index[i]], meta, 'MaskDINOHead.predict', rescale)
+            mask = mask_logits_to_original(mask_preds[i, index[i]], meta, rescale)
             results.append(InstanceData(bboxes=det, scores=scores[i], masks=mask > 0,
                                         labels=torch.zeros_like(index[i])))
         return results

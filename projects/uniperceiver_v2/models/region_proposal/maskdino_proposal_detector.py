@@ -8,6 +8,7 @@ Everything but the mask branch and the binary objectness is mmdet's :class:`~mmd
 The same module serves the Uni-Perceiver v2 image encoder (:meth:`forward_proposals`) and standard
 mmdet training / testing as an instance segmenter whose labels are all 0.
 """
+import math
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -91,6 +92,36 @@ class MaskDINOProposalDetector(DINO):
         head_inputs_dict['mask_features'] = mask_features
         return head_inputs_dict
 
+    def check_enough_tokens(self, num_tokens: int, spatial_shapes: Tensor,
+                            batch_data_samples: OptSampleList = None) -> None:
+        """Raise a clear error when the input is too small for the two-stage query selection.
+
+        The decoder's ``num_queries`` queries are the top-scoring encoder tokens, so the encoder
+        needs at least ``num_queries`` of them (without this check ``torch.topk`` fails with
+        "selected index k out of range").
+
+        Args:
+            num_tokens (int): encoder tokens of the padded batch (all levels).
+            spatial_shapes (Tensor): ``(levels, 2)`` ``(h, w)`` of the encoder levels.
+            batch_data_samples (list[DetDataSample], optional): for ``batch_input_shape``.
+        """
+        if num_tokens >= self.num_queries:
+            return
+        strides = [8 * 2**level for level in range(len(spatial_shapes))]  # 8, 16, 32, 64
+        in_shape = None
+        if batch_data_samples:
+            in_shape = batch_data_samples[0].metainfo.get('batch_input_shape')
+        if in_shape is None:
+            in_shape = tuple(int(v) * 8 for v in spatial_shapes[0].tolist())
+        side = 1
+        while sum(math.ceil(side / s)**2 for s in strides) < self.num_queries:
+            side += 1
+        raise ValueError(
+            f'MaskDINOProposalDetector: a {in_shape[0]}x{in_shape[1]} px input gives '
+            f'{num_tokens} encoder tokens, fewer than num_queries={self.num_queries}; the '
+            f'(padded) input must be at least {side}x{side} px (resize small images up, or '
+            'lower num_queries)')
+
     def pre_decoder(self, memory: Tensor, memory_mask: Tensor, spatial_shapes: Tensor,
                     batch_data_samples: OptSampleList = None,
                     with_denoising: bool = False) -> Tuple[Dict, Dict]:
@@ -100,6 +131,7 @@ class MaskDINOProposalDetector(DINO):
         Denoising queries are built from class-agnostic copies of the ground truth.
         """
         bs = memory.shape[0]
+        self.check_enough_tokens(memory.shape[1], spatial_shapes, batch_data_samples)
         output_memory, output_proposals = self.gen_encoder_output_proposals(
             memory, memory_mask, spatial_shapes)
         head = self.bbox_head

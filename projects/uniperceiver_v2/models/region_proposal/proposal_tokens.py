@@ -1,43 +1,21 @@
 """Proposal tokens, paper Eq. 2: ``q = Proj(q_sem) + B(q_box) + M(q_mask)``."""
-import math
-
-import torch
 import torch.nn.functional as F
+from mmdet.models.layers.transformer.utils import coordinate_to_encoding
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from mmdet.utils import OptMultiConfig
 from torch import Tensor, nn
 
 
-def box_sine_embedding(boxes: Tensor, num_feats: int = 128, temperature: float = 10000.) -> Tensor:
-    """Sine positional encoding of normalised boxes (DETR / DAB-DETR convention).
-
-    Each coordinate ``x in [0, 1]`` becomes ``[sin(2 pi x / t_0), cos(2 pi x / t_0), sin(2 pi x /
-    t_1), ...]`` with ``t_k = temperature ** (2 * (k // 2) / num_feats)``, i.e. even channels sin,
-    odd channels cos, for ``k = 0 .. num_feats - 1``.
-
-    Args:
-        boxes (Tensor): ``(..., 4)`` normalised ``(cx, cy, w, h)``.
-        num_feats (int): channels per coordinate (even).
-        temperature (float): frequency base.
-
-    Returns:
-        Tensor: ``(..., 4 * num_feats)``.
-    """
-    dim_t = torch.arange(num_feats, dtype=torch.float32, device=boxes.device)
-    dim_t = temperature ** (2 * (dim_t // 2) / num_feats)
-    pos = boxes.float()[..., None] * (2 * math.pi) / dim_t
-    pos = torch.stack((pos[..., 0::2].sin(), pos[..., 1::2].cos()), dim=-1).flatten(-2)
-    return pos.flatten(-2).to(boxes.dtype)
-
-
 @MODELS.register_module()
 class ProposalTokens(BaseModule):
     """Fuse each proposal's semantic feature, box and mask into one token (paper Eq. 2).
 
-    ``q = Proj(q_sem) + B(q_box) + M(q_mask)`` where ``B`` is a sine positional encoding of the
-    normalised ``(cx, cy, w, h)`` box followed by a Linear layer, and ``M`` average-pools the mask
-    logits to ``mask_pool_size x mask_pool_size``, flattens them and applies a Linear layer.
+    ``q = Proj(q_sem) + B(q_box) + M(q_mask)`` where ``B`` is the sine encoding of the normalised
+    ``(cx, cy, w, h)`` box that DINO uses for its reference boxes (mmdet
+    ``coordinate_to_encoding``, see :meth:`box_encoding`) followed by a Linear layer, and ``M``
+    average-pools the mask logits to ``mask_pool_size x mask_pool_size``, flattens them and applies
+    a Linear layer.
 
     Args:
         in_dims (int): width of ``q_sem`` (the proposal network's query width).
@@ -60,6 +38,23 @@ class ProposalTokens(BaseModule):
         self.box_proj = nn.Linear(4 * box_num_feats, embed_dims)
         self.mask_proj = nn.Linear(mask_pool_size * mask_pool_size, embed_dims)
 
+    def box_encoding(self, boxes: Tensor) -> Tensor:
+        """Sine encoding of normalised boxes, channels ``[enc(cx), enc(cy), enc(w), enc(h)]``.
+
+        ``enc(x)`` has ``box_num_feats`` channels ``sin(2 pi x / t_0), cos(2 pi x / t_1), sin(2 pi
+        x / t_2), ...`` with ``t_k = 10000 ** (2 * (k // 2) / box_num_feats)``.  mmdet's
+        ``coordinate_to_encoding`` orders its output ``(y, x, w, h)``; x and y are swapped on the
+        way in so the channel order (and so the trained ``box_proj``) stays ``(x, y, w, h)``.
+
+        Args:
+            boxes (Tensor): ``(B, N, 4)`` normalised cxcywh.
+
+        Returns:
+            Tensor: ``(B, N, 4 * box_num_feats)`` in the dtype of ``boxes``.
+        """
+        return coordinate_to_encoding(boxes[..., [1, 0, 2, 3]].float(),
+                                      num_feats=self.box_num_feats).to(boxes.dtype)
+
     def forward(self, q_sem: Tensor, q_box: Tensor, q_mask: Tensor) -> Tensor:
         """
         Args:
@@ -80,5 +75,5 @@ class ProposalTokens(BaseModule):
         bs, num = q_mask.shape[:2]
         pooled = F.adaptive_avg_pool2d(q_mask.flatten(0, 1), self.mask_pool_size)
         mask_tokens = self.mask_proj(pooled.reshape(bs, num, -1))
-        box_tokens = self.box_proj(box_sine_embedding(q_box, self.box_num_feats))
+        box_tokens = self.box_proj(self.box_encoding(q_box))
         return self.sem_proj(q_sem) + box_tokens + mask_tokens

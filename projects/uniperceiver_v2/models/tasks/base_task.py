@@ -16,14 +16,16 @@ Helpers here build the decoder inputs: image token sequences (with their MoE seg
 """
 import json
 import os
+import random
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..attributes import check_token_kind
+from ..attributes import IMAGE_ONLY, ImageKinds, TokenKind, token_kind
 from ..image_tokens import ImageTokens
+from ..weight_cache import WeightVersionCache
 
 
 def load_class_names(class_names: Union[str, Sequence[str]], owner: str) -> List[str]:
@@ -42,6 +44,28 @@ def load_class_names(class_names: Union[str, Sequence[str]], owner: str) -> List
     if not names:
         raise ValueError(f'{owner}: the class list is empty')
     return names
+
+
+def texts_of(data_samples: list, field: str, training: bool, source: str) -> List[str]:
+    """The texts of a batch: one per sample in training (a random one when a sample has several),
+    all of them at evaluation.
+
+    Args:
+        data_samples (list): data samples with the text field.
+        field (str): ``'gt_caption'`` (captioning) or ``'text'`` (retrieval).
+        training (bool): one text per sample, else every text.
+        source (str): where the field comes from, for the error message.
+    """
+    texts = []
+    for ds in data_samples:
+        if field not in ds:
+            raise KeyError(f'data samples need a {field!r} field ({source})')
+        value = getattr(ds, field)
+        if isinstance(value, (list, tuple)):
+            texts.extend([random.choice(value)] if training else value)
+        else:
+            texts.append(value)
+    return texts
 
 
 def load_vocabulary(vocabulary: Union[None, str, Sequence[int]], tokenizer,
@@ -84,6 +108,56 @@ def load_vocabulary(vocabulary: Union[None, str, Sequence[int]], tokenizer,
     return ids
 
 
+class ClassNameCandidates:
+    """The class-name candidate set Y of classification and detection.
+
+    The training names (index = ground-truth label) are fixed at construction; the names scored
+    at test time are separate (``test_class_names``, :meth:`set_class_names`, or per call), so
+    zero-shot / open-vocabulary evaluation never changes what the loss is computed against.
+    """
+
+    def init_class_names(self, class_names: Union[str, Sequence[str]],
+                         test_class_names: Union[None, str, Sequence[str]],
+                         prompt: str) -> None:
+        """Set ``class_names``, ``test_class_names`` and ``prompt`` (call from ``__init__``).
+
+        Args:
+            class_names (Sequence[str] | str): training names, or a file with one per line.
+            test_class_names (Sequence[str] | str, optional): names scored by ``predict``;
+                None = ``class_names``.
+            prompt (str): format applied to each name, containing ``'{}'``.
+        """
+        owner = type(self).__name__
+        self.class_names = load_class_names(class_names, f'{owner}.class_names')
+        self.test_class_names: Optional[List[str]] = None
+        if test_class_names is not None:
+            self.set_class_names(test_class_names)
+        if '{}' not in prompt:
+            raise ValueError(f"{owner}.prompt must contain '{{}}', got {prompt!r}")
+        self.prompt = prompt
+
+    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
+        """Set the names scored at test time (zero-shot; training names and weights kept)."""
+        self.test_class_names = load_class_names(class_names,
+                                                 f'{type(self).__name__}.test_class_names')
+
+    @property
+    def predict_class_names(self) -> List[str]:
+        """The names ``predict`` scores: ``test_class_names``, else ``class_names``."""
+        return self.test_class_names or self.class_names
+
+    def prompts(self, class_names: Union[None, str, Sequence[str]] = None,
+                training: bool = False) -> List[str]:
+        """Prompted names: ``class_names`` if given, else the training names when ``training``,
+        else :attr:`predict_class_names`."""
+        if class_names is not None:
+            names = load_class_names(class_names,
+                                     f'{type(self).__name__}.predict(class_names=...)')
+        else:
+            names = self.class_names if training else self.predict_class_names
+        return [self.prompt.format(n) for n in names]
+
+
 class BaseTask(BaseModule):
     """Base class of the task formulations.
 
@@ -107,6 +181,7 @@ class BaseTask(BaseModule):
         self.use_global, self.use_proposals = use_global, use_proposals
         self.num_proposals = num_proposals
         self.loss_weight = loss_weight
+        self._vocabulary_cache = WeightVersionCache()
 
     # ------------------------------------------------------------------ image side
     def encode_image(self, model, inputs: Tensor, data_samples: Optional[list],
@@ -120,13 +195,14 @@ class BaseTask(BaseModule):
                                             num_proposals=self.num_proposals)
         return model.image_encoder(inputs, data_samples, num_proposals=self.num_proposals), {}
 
-    def image_sequence(self, image_tokens: ImageTokens, kind_prefix: str = ''
-                       ) -> Tuple[Tensor, Tensor, List[Tuple[str, int]]]:
+    def image_sequence(self, image_tokens: ImageTokens, kinds: ImageKinds = IMAGE_ONLY
+                       ) -> Tuple[Tensor, Tensor, List[Tuple[TokenKind, int]]]:
         """Image tokens as a decoder input.
 
         Args:
             image_tokens (ImageTokens): encoder output.
-            kind_prefix (str): ``''`` for image-only inputs, ``'caption_'`` for image+text inputs.
+            kinds (ImageKinds): token kinds of the global and proposal tokens:
+                ``IMAGE_ONLY`` (default) or ``IMAGE_WITH_TEXT`` (image + text inputs).
 
         Returns:
             tuple: ``(B, T, C)`` tokens, ``(B, T)`` padding mask, MoE segments.
@@ -134,11 +210,9 @@ class BaseTask(BaseModule):
         tokens, padding = image_tokens.tokens(self.use_global, self.use_proposals)
         segments = []
         if self.use_global:
-            segments.append((check_token_kind(kind_prefix + 'image_global'),
-                             image_tokens.global_tokens.shape[1]))
+            segments.append((kinds.global_tokens, image_tokens.global_tokens.shape[1]))
         if self.use_proposals:
-            segments.append((check_token_kind(kind_prefix + 'image_proposal'),
-                             image_tokens.proposal_tokens.shape[1]))
+            segments.append((kinds.proposal_tokens, image_tokens.proposal_tokens.shape[1]))
         return tokens, padding, segments
 
     def decode_image(self, model, image_tokens: ImageTokens) -> Tensor:
@@ -147,18 +221,18 @@ class BaseTask(BaseModule):
         return model.decoder(tokens, segments, padding)
 
     # ------------------------------------------------------------------ text side
-    def encode_texts(self, model, texts: Sequence[str], kind: str) -> Tensor:
+    def encode_texts(self, model, texts: Sequence[str], kind: Union[str, TokenKind]) -> Tensor:
         """``<SPE>`` representation ``g([<SPE>, f_text(t)])[0]`` of each text.
 
         Args:
             texts (Sequence[str]): M texts.
-            kind (str): token kind (e.g. ``'class_name_target'``, ``'retrieval_text'``).
+            kind (str | TokenKind): token kind (e.g. ``TokenKind.CLASS_NAME_TARGET``).
 
         Returns:
             Tensor: ``(M, C)``.
         """
         feats, _, padding = model.text_encoder.encode(texts)
-        return model.decoder(feats, [(check_token_kind(kind), feats.shape[1])], padding)[:, 0]
+        return model.decoder(feats, [(token_kind(kind), feats.shape[1])], padding)[:, 0]
 
     def class_name_embeddings(self, model, class_names: Sequence[str],
                               chunk_size: int = 256) -> Tensor:
@@ -167,7 +241,7 @@ class BaseTask(BaseModule):
 
         def compute() -> Tensor:
             return torch.cat([self.encode_texts(model, names[i:i + chunk_size],
-                                                'class_name_target')
+                                                TokenKind.CLASS_NAME_TARGET)
                               for i in range(0, len(names), chunk_size)])
 
         return model.likelihood_head.cached_targets(('class_names', names), compute,
@@ -180,14 +254,14 @@ class BaseTask(BaseModule):
             outs = []
             for chunk in vocab_ids.split(chunk_size):
                 e = model.text_encoder.embed_vocabulary(chunk)[:, None]
-                outs.append(model.decoder(e, [('vocabulary_target', 1)])[:, 0])
+                outs.append(model.decoder(e, [(TokenKind.VOCABULARY_TARGET, 1)])[:, 0])
             return torch.cat(outs)
 
         key = ('vocabulary', tuple(vocab_ids.tolist()))
         return model.likelihood_head.cached_targets(key, compute, model.target_parameters())
 
     def vocabulary_lookup(self, model, vocabulary, owner: str) -> Tuple[Tensor, Tensor]:
-        """Vocabulary targets of a task (built once per device).
+        """Vocabulary targets of a task (built once per device, see ``weight_cache.py``).
 
         Args:
             vocabulary: the task's ``vocabulary`` config (see :func:`load_vocabulary`).
@@ -198,20 +272,27 @@ class BaseTask(BaseModule):
             target index map (-100 for ids outside the vocabulary).
         """
         dev = model.text_encoder.device
-        cached = getattr(self, '_vocabulary_lookup', None)
-        if cached is None or cached[0].device != dev:
-            tok = model.text_encoder.tokenizer
+        tok = model.text_encoder.tokenizer
+
+        def compute() -> Tuple[Tensor, Tensor]:
             ids = torch.tensor(load_vocabulary(vocabulary, tok, owner), device=dev)
             lut = torch.full((len(tok),), -100, dtype=torch.long, device=dev)
             lut[ids] = torch.arange(len(ids), device=dev)
-            cached = self._vocabulary_lookup = (ids, lut)
-        return cached
+            return ids, lut
+
+        # depends on no weight: one entry per (vocabulary config, tokenizer, device)
+        return self._vocabulary_cache.get((repr(vocabulary), id(tok), str(dev)), compute)
 
     def weighted(self, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Multiply every ``loss*`` entry by ``loss_weight``."""
+        """Multiply every loss entry by ``loss_weight``.
+
+        A loss entry is one whose key contains ``'loss'`` - the test mmengine's
+        ``BaseModel.parse_losses`` uses to sum the total, so exactly what is summed is weighted
+        (``proposal.d0.loss_cls`` included; metrics such as ``acc_cls`` are not).
+        """
         if self.loss_weight == 1.0:
             return losses
-        return {k: v * self.loss_weight if k.startswith('loss') else v for k, v in losses.items()}
+        return {k: v * self.loss_weight if 'loss' in k else v for k, v in losses.items()}
 
     @staticmethod
     def parameters_of(*modules) -> Iterable[Tensor]:

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .base_task import BaseTask
+from ..attributes import IMAGE_WITH_TEXT, TokenKind
+from .base_task import BaseTask, texts_of
 
 
 @MODELS.register_module()
@@ -55,22 +56,18 @@ class CaptioningTask(BaseTask):
     # ------------------------------------------------------------------ sequences
     def caption_sequence(self, model, image_tokens, text_feats: Tensor, text_padding: Tensor):
         """Decoder input ``[image tokens, caption tokens]``, padding, segments, causal_start."""
-        img, img_pad, segments = self.image_sequence(image_tokens, kind_prefix='caption_')
+        img, img_pad, segments = self.image_sequence(image_tokens, IMAGE_WITH_TEXT)
         tokens = torch.cat([img, text_feats], 1)
         padding = torch.cat([img_pad, text_padding], 1)
-        segments = segments + [('caption_text', text_feats.shape[1])]
+        segments = segments + [(TokenKind.CAPTION_TEXT, text_feats.shape[1])]
         return tokens, padding, segments, 1 + img.shape[1]
 
     @staticmethod
     def captions_of(data_samples: list) -> List[str]:
-        caps = []
-        for ds in data_samples:
-            if 'gt_caption' not in ds:
-                raise KeyError("CaptioningTask: data samples need 'gt_caption' (mmpretrain "
-                               "COCOCaption with PackInputs algorithm_keys=['gt_caption'])")
-            c = ds.gt_caption
-            caps.append(c[0] if isinstance(c, (list, tuple)) else c)
-        return caps
+        """One training caption per sample (:func:`texts_of` on ``gt_caption``)."""
+        return texts_of(data_samples, 'gt_caption', training=True,
+                        source="CaptioningTask: mmpretrain COCOCaption with PackInputs "
+                        "algorithm_keys=['gt_caption']")
 
     def loss(self, model, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
         """CE of every next token in one pass (the caption is shifted by one)."""
@@ -102,8 +99,8 @@ class CaptioningTask(BaseTask):
                 model, image_tokens, feats, att == 0)
             out, cache = model.decoder(tokens, segments, padding, causal_start=cs, use_cache=True)
         else:
-            out, cache = model.decoder(feats[:, -1:], [('caption_text', 1)], att[:, -1:] == 0,
-                                       cache=cache, use_cache=True)
+            out, cache = model.decoder(feats[:, -1:], [(TokenKind.CAPTION_TEXT, 1)],
+                                       att[:, -1:] == 0, cache=cache, use_cache=True)
         logits = model.likelihood_head(out[:, -1], vocab_emb, self.family)
         return logits.log_softmax(-1), cache
 

@@ -4,22 +4,27 @@ x = [<SPE>, image tokens], Y = the class names encoded by the same text path and
 logits = cos(g(x)_SPE, g(y)_SPE) / τ and CE against the label.  Class names are data: passing other
 names at test time classifies into those classes without retraining (zero-shot).
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .base_task import BaseTask, load_class_names
+from .base_task import BaseTask, ClassNameCandidates
 
 
 @MODELS.register_module()
-class ClassificationTask(BaseTask):
+class ClassificationTask(ClassNameCandidates, BaseTask):
     """Classification by the unified likelihood.
 
     Args:
-        class_names (Sequence[str] | str): the class names, or a file with one per line.
+        class_names (Sequence[str] | str): the training class names (index = ``gt_label``), or a
+            file with one per line.
+        test_class_names (Sequence[str] | str, optional): class names used by :meth:`predict`
+            (zero-shot: other names, same weights).  None = ``class_names``.  Can also be changed
+            with :meth:`set_class_names` or per call (``predict(..., class_names=...)``); the
+            training names are never replaced.
         prompt (str): format string applied to each name, e.g. ``'a photo of a {}.'`` (default
             ``'{}'``).
         label_smoothing (float): CE label smoothing (default 0).
@@ -31,23 +36,12 @@ class ClassificationTask(BaseTask):
     ``(K,)`` (softmax of the logits) and ``pred_label``, so mmpretrain ``Accuracy`` scores them.
     """
 
-    def __init__(self, class_names: Union[str, Sequence[str]], prompt: str = '{}',
+    def __init__(self, class_names: Union[str, Sequence[str]],
+                 test_class_names: Union[None, str, Sequence[str]] = None, prompt: str = '{}',
                  label_smoothing: float = 0.0, family: str = 'classification', **kwargs):
         super().__init__(family=family, **kwargs)
-        self.class_names = load_class_names(class_names, 'ClassificationTask.class_names')
-        if '{}' not in prompt:
-            raise ValueError(f"ClassificationTask.prompt must contain '{{}}', got {prompt!r}")
-        self.prompt = prompt
+        self.init_class_names(class_names, test_class_names, prompt)
         self.label_smoothing = label_smoothing
-
-    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
-        """Replace the class names (zero-shot over a new label set; weights unchanged)."""
-        self.class_names = load_class_names(class_names, 'ClassificationTask.class_names')
-
-    def prompts(self, class_names: Optional[Sequence[str]] = None) -> List[str]:
-        names = self.class_names if class_names is None else load_class_names(
-            class_names, 'ClassificationTask.predict(class_names=...)')
-        return [self.prompt.format(n) for n in names]
 
     def logits(self, model, inputs: Tensor, data_samples: Optional[list],
                class_names: Optional[Sequence[str]] = None) -> Tensor:
@@ -61,7 +55,7 @@ class ClassificationTask(BaseTask):
         """CE over the class-name logits (the proposal network is trained by detection)."""
         image_tokens, _ = self.encode_image(model, inputs, data_samples)
         x = self.decode_image(model, image_tokens)[:, 0]
-        y = self.class_name_embeddings(model, self.prompts())
+        y = self.class_name_embeddings(model, self.prompts(training=True))
         logits = model.likelihood_head(x, y, self.family)
         labels = torch.cat([ds.gt_label.view(-1)[:1] for ds in data_samples]).to(logits.device)
         if int(labels.max()) >= logits.shape[1] or int(labels.min()) < 0:

@@ -43,22 +43,21 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox_cxcywh_to_xyxy
 from mmdet.utils import reduce_mean
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ..image_tokens import ImageTokens
-from .base_task import BaseTask, load_class_names
+from ..region_proposal.postprocess import boxes_to_original, mask_logits_to_original
+from .base_task import BaseTask, ClassNameCandidates
 
 NO_OBJECT_MODES = ('sigmoid', 'softmax')
 SCORE_MODES = ('class', 'class*objectness', 'geometric')
 
 
 @MODELS.register_module()
-class DetectionTask(BaseTask):
+class DetectionTask(ClassNameCandidates, BaseTask):
     """Detection + instance segmentation: proposal decoder outputs vs. class names.
 
     Args:
@@ -102,13 +101,7 @@ class DetectionTask(BaseTask):
             raise ValueError('DetectionTask: use_proposals must be True (detection classifies '
                              'the proposal tokens)')
         super().__init__(family=family, num_proposals=num_proposals, **kwargs)
-        self.class_names = load_class_names(class_names, 'DetectionTask.class_names')
-        self.test_class_names = None
-        if test_class_names is not None:
-            self.set_class_names(test_class_names)
-        if '{}' not in prompt:
-            raise ValueError(f"DetectionTask.prompt must contain '{{}}', got {prompt!r}")
-        self.prompt = prompt
+        self.init_class_names(class_names, test_class_names, prompt)
         if no_object not in NO_OBJECT_MODES:
             raise ValueError(f'DetectionTask.no_object must be one of {NO_OBJECT_MODES}, '
                              f'got {no_object!r}')
@@ -146,24 +139,6 @@ class DetectionTask(BaseTask):
         self.max_per_img = max_per_img
         self.with_mask = with_mask
         self.mask_threshold = mask_threshold
-
-    # ------------------------------------------------------------------ class names
-    def set_class_names(self, class_names: Union[str, Sequence[str]]) -> None:
-        """Replace the class names used at test time (open vocabulary; weights unchanged)."""
-        self.test_class_names = load_class_names(class_names,
-                                                 'DetectionTask.test_class_names')
-
-    def prompts(self, class_names: Union[None, str, Sequence[str]] = None,
-                training: bool = False) -> List[str]:
-        """Prompted names: ``class_names`` if given, else the training names when ``training``,
-        else ``test_class_names`` (falling back to ``class_names``)."""
-        if class_names is not None:
-            names = load_class_names(class_names, 'DetectionTask.predict(class_names=...)')
-        elif training or self.test_class_names is None:
-            names = self.class_names
-        else:
-            names = self.test_class_names
-        return [self.prompt.format(n) for n in names]
 
     # ------------------------------------------------------------------ likelihood
     def proposal_count(self, model) -> Optional[int]:
@@ -295,9 +270,7 @@ class DetectionTask(BaseTask):
             pred = logits[..., :y.shape[0]].argmax(-1)
             losses['det_acc'] = ((pred == targets) & matched).sum().float() / matched.sum().clamp(
                 min=1)
-        if self.loss_weight != 1.0:
-            losses = {k: v * self.loss_weight if 'loss' in k else v for k, v in losses.items()}
-        return losses
+        return self.weighted(losses)
 
     # ------------------------------------------------------------------ predict
     def scores(self, class_probs: Tensor, image_tokens: ImageTokens) -> Tensor:
@@ -336,13 +309,8 @@ class DetectionTask(BaseTask):
         proposal_index, labels = top_index // K, top_index % K
         results = []
         for i, meta in enumerate(batch_img_metas):
-            img_h, img_w = meta['img_shape'][:2]
-            # mmdet DETRHead._predict_by_feat_single: scale, clamp to img_shape, undo the resize
-            boxes = bbox_cxcywh_to_xyxy(image_tokens.proposal_boxes[i, proposal_index[i]].float())
-            boxes = boxes * boxes.new_tensor([img_w, img_h, img_w, img_h])
-            boxes[:, 0::2] = boxes[:, 0::2].clamp(min=0, max=img_w)
-            boxes[:, 1::2] = boxes[:, 1::2].clamp(min=0, max=img_h)
-            boxes = boxes / boxes.new_tensor(self.scale_factor(meta)).repeat(2)
+            boxes = boxes_to_original(image_tokens.proposal_boxes[i, proposal_index[i]], meta,
+                                      'DetectionTask')
             result = InstanceData(bboxes=boxes, scores=top_scores[i], labels=labels[i])
             if self.with_mask:
                 result.masks = self.masks_to_original(
@@ -350,39 +318,11 @@ class DetectionTask(BaseTask):
             results.append(result)
         return results
 
-    @staticmethod
-    def scale_factor(meta: dict) -> Tuple[float, float]:
-        """``(w, h)`` resize factor; ``(1, 1)`` when no Resize ran (``img_shape == ori_shape``)."""
-        if 'scale_factor' in meta:
-            return tuple(meta['scale_factor'])
-        if tuple(meta['img_shape'][:2]) != tuple(meta['ori_shape'][:2]):
-            raise KeyError('DetectionTask: metainfo `scale_factor` is missing but img_shape '
-                           f"{meta['img_shape']} != ori_shape {meta['ori_shape']} (keep "
-                           'scale_factor in PackDetInputs.meta_keys)')
-        return (1.0, 1.0)
-
     def masks_to_original(self, mask_logits: Tensor, meta: dict) -> Tensor:
-        """Mask logits over the padded batch -> boolean masks at ``ori_shape``.
-
-        mmdet ``MaskFormerFusionHead`` order: upsample to ``batch_input_shape``, crop the padding
-        to ``img_shape``, resize to ``ori_shape``, threshold.
-
-        Args:
-            mask_logits (Tensor): ``(k, h, w)`` mask logits.
-            meta (dict): image metainfo.
-
-        Returns:
-            Tensor: ``(k, H_ori, W_ori)`` bool.
-        """
-        ori_h, ori_w = meta['ori_shape'][:2]
-        if mask_logits.shape[0] == 0:
-            return mask_logits.new_zeros((0, ori_h, ori_w), dtype=torch.bool)
-        img_h, img_w = meta['img_shape'][:2]
-        masks = F.interpolate(mask_logits[None].float(), size=tuple(meta['batch_input_shape']),
-                              mode='bilinear', align_corners=False)
-        masks = masks[:, :, :img_h, :img_w]
-        masks = F.interpolate(masks, size=(ori_h, ori_w), mode='bilinear', align_corners=False)[0]
-        return masks.sigmoid() > self.mask_threshold
+        """Mask logits over the padded batch -> boolean ``(k, H_ori, W_ori)`` masks
+        (:func:`~uniperceiver_v2.models.region_proposal.postprocess.mask_logits_to_original`,
+        thresholded at ``mask_threshold``)."""
+        return mask_logits_to_original(mask_logits, meta).sigmoid() > self.mask_threshold
 
     def predict(self, model, inputs: Tensor, data_samples: list,
                 class_names: Union[None, str, Sequence[str]] = None) -> list:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..attributes import TokenKind
 from .base_task import BaseTask
 
 
@@ -71,7 +72,7 @@ class LanguageModelingTask(BaseTask):
         entries of the ``(B, L)`` bool ``positions`` only (training scores only the masked
         positions: the same loss without the ``(B, L, V)`` logits of the unscored ~85 %)."""
         feats = model.text_encoder(masked_ids, att)
-        out = model.decoder(feats, [('text_input', feats.shape[1])], att == 0)[:, 1:]
+        out = model.decoder(feats, [(TokenKind.TEXT_INPUT, feats.shape[1])], att == 0)[:, 1:]
         if positions is not None:
             out = out[positions]
         vocab_ids, _ = self.vocabulary(model)
