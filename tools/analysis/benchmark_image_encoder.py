@@ -43,12 +43,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
                         help='wall time, or this process\'s CPU time (robust on a busy shared '
                         'CPU; use with --threads 1)')
+    from mmengine.config import DictAction
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override settings of the proposal network config (both models), '
+                        'e.g. model.train_cfg.num_points=3136 (encoder levers)')
     return parser.parse_args()
 
 
 def proposal_network_cfg(args: argparse.Namespace) -> dict:
     from mmengine.config import Config
-    cfg = Config.fromfile(args.config).model
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg = cfg.model
     cfg.pop('data_preprocessor', None)
     backbone = cfg.backbone
     if backbone.get('type') == 'TorchvisionMobileNetV2':
