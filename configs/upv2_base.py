@@ -9,33 +9,12 @@ _base_ = [
     'upv2_r50_4task.py',
     '_base_/datasets/flickr30k_retrieval.py',
     '_base_/datasets/text_corpus.py',
+    '_base_/models/swin_backbones.py',
 ]
 model = dict(
     image_encoder=dict(
-        proposal_network=dict(
-            backbone=dict(
-                _delete_=True,
-                type='SwinTransformer',
-                pretrain_img_size=384,
-                embed_dims=128,
-                depths=[2, 2, 18, 2],
-                num_heads=[4, 8, 16, 32],
-                window_size=12,
-                mlp_ratio=4,
-                qkv_bias=True,
-                qk_scale=None,
-                drop_rate=0.,
-                attn_drop_rate=0.,
-                drop_path_rate=0.3,  # [ours] Mask DINO Swin default
-                patch_norm=True,
-                out_indices=(0, 1, 2, 3),
-                with_cp=False,
-                convert_weights=True,
-                init_cfg=dict(
-                    type='Pretrained',  # ImageNet-21k Swin-B [paper]
-                    checkpoint='https://github.com/SwinTransformer/storage/releases/download/'
-                    'v1.0.0/swin_base_patch4_window12_384_22k.pth')),
-            neck=dict(in_channels=[128, 256, 512, 1024])),
+        proposal_network=dict(backbone={{_base_.swin_b_backbone}},
+                              neck=dict(in_channels={{_base_.swin_b_channels}})),
         global_tokens=dict(in_channels=1024)),
     tasks=dict(
         # detection + instance segmentation: boxes and masks from the proposal network [paper]

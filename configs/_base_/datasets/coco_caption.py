@@ -27,20 +27,15 @@ coco_cap_train_dataloader = dict(
     dataset=dict(type='mmpretrain.COCOCaption', data_root=coco_cap_data_root,
                  ann_file='annotations/coco_karpathy_train.json',
                  pipeline=coco_cap_train_pipeline))
-coco_cap_val_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='mmpretrain.COCOCaption', data_root=coco_cap_data_root,
-                 ann_file='annotations/coco_karpathy_val.json', pipeline=coco_cap_test_pipeline))
-coco_cap_test_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='mmpretrain.COCOCaption', data_root=coco_cap_data_root,
-                 ann_file='annotations/coco_karpathy_test.json', pipeline=coco_cap_test_pipeline))
+# val and test differ only in the annotation file
+coco_cap_eval_loader = dict(batch_size=32, num_workers=4, persistent_workers=True,
+                            sampler=dict(type='DefaultSampler', shuffle=False))
+coco_cap_eval_dataset = dict(type='mmpretrain.COCOCaption', data_root=coco_cap_data_root,
+                             pipeline=coco_cap_test_pipeline)
+coco_cap_val_dataloader = dict(**coco_cap_eval_loader, dataset=dict(
+    **coco_cap_eval_dataset, ann_file='annotations/coco_karpathy_val.json'))
+coco_cap_test_dataloader = dict(**coco_cap_eval_loader, dataset=dict(
+    **coco_cap_eval_dataset, ann_file='annotations/coco_karpathy_test.json'))
 # [ours] SPICE off (needs a CoreNLP download); METEOR needs Java
 coco_cap_val_evaluator = dict(type='CaptionMetric',
                               ann_file=coco_cap_data_root + '/annotations/coco_karpathy_val_gt.json',

@@ -30,21 +30,14 @@ coco_ret_train_dataloader = dict(
     dataset=dict(type='mmpretrain.COCORetrieval', data_root=coco_ret_data_root,
                  ann_file='annotations/caption_karpathy_train2014.json',
                  pipeline=coco_ret_train_pipeline))
-coco_ret_val_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='mmpretrain.COCORetrieval', data_root=coco_ret_data_root,
-                 ann_file='annotations/caption_karpathy_val2014.json',
-                 pipeline=coco_ret_test_pipeline, test_mode=True))
-coco_ret_test_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='mmpretrain.COCORetrieval', data_root=coco_ret_data_root,
-                 ann_file='annotations/caption_karpathy_test2014.json',
-                 pipeline=coco_ret_test_pipeline, test_mode=True))
+# val and test differ only in the annotation file
+coco_ret_eval_loader = dict(batch_size=64, num_workers=4, persistent_workers=True,
+                            sampler=dict(type='DefaultSampler', shuffle=False))
+coco_ret_eval_dataset = dict(type='mmpretrain.COCORetrieval', data_root=coco_ret_data_root,
+                             pipeline=coco_ret_test_pipeline, test_mode=True)
+coco_ret_val_dataloader = dict(**coco_ret_eval_loader, dataset=dict(
+    **coco_ret_eval_dataset, ann_file='annotations/caption_karpathy_val2014.json'))
+coco_ret_test_dataloader = dict(**coco_ret_eval_loader, dataset=dict(
+    **coco_ret_eval_dataset, ann_file='annotations/caption_karpathy_test2014.json'))
 coco_ret_val_evaluator = dict(type='BidirectionalRetrievalRecall', topk=(1, 5, 10))
 coco_ret_test_evaluator = coco_ret_val_evaluator

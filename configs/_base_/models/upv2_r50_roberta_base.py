@@ -14,7 +14,8 @@ model = dict(
     _delete_=True,
     type='UniPerceiverV2',
     data_preprocessor=dict(type='UniPerceiverV2DataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32),
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32,
+                           pad_mask=True),
     image_encoder=dict(
         type='ImageEncoder',
         proposal_network=proposal_network,
@@ -33,7 +34,6 @@ model = dict(
                  # 8 experts, top-2 [ours: Uni-Perceiver-MoE-B]; no gate noise [ours]
                  moe=dict(num_experts=8, top_k=2, gate_noise_std=0.0)),
     # one learnable temperature per task family, init 0.07, logit scale clamped at 100 [v1-code]
-    likelihood_head=dict(type='UnifiedLikelihoodHead',
-                         families=('classification', 'retrieval', 'captioning', 'detection',
-                                   'mlm')),
+    # one temperature per task family (classification, retrieval, captioning, detection, mlm)
+    likelihood_head=dict(type='UnifiedLikelihoodHead'),
     tasks=dict())

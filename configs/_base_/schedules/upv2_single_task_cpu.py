@@ -22,6 +22,6 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False))
-log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
+log_processor = dict(type='MultiTaskLogProcessor', window_size=20, by_epoch=False)
 randomness = dict(seed=0)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -33,5 +33,5 @@ test_cfg = dict(type='MultiTaskTestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', interval=val_interval, by_epoch=False, max_keep_ckpts=3))
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+log_processor = dict(type='MultiTaskLogProcessor', window_size=50, by_epoch=False)
 randomness = dict(seed=0)

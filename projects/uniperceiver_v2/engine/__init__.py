@@ -7,3 +7,4 @@ from .tbgn_optimizer import TBGN, global_grad_norm  # noqa: F401
 from .tbgn import TBGNOptimWrapper  # noqa: F401
 from .amp_tbgn import AmpTBGNOptimWrapper  # noqa: F401
 from .tbgn_constructor import TBGNOptimWrapperConstructor  # noqa: F401
+from .multi_task_log_processor import MultiTaskLogProcessor  # noqa: F401
