@@ -31,7 +31,8 @@ from typing import Dict, Iterator, List, Optional
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 
-from offline_build import add_build_arguments, build_model, load_config  # noqa: E402
+from offline_build import (add_build_arguments, build_model, load_config,  # noqa: E402
+                           tool_parser)
 from synthetic_inputs import resolve_device, synthetic_batch, task_kind  # noqa: E402
 
 #: optimizer-wrapper types that need CUDA (fp16) -> their fp32 counterparts on CPU
@@ -44,9 +45,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     Args:
         argv (list[str], optional): arguments (default ``sys.argv[1:]``).
     """
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument('--tasks', nargs='+', help='task names (default: all of model.tasks)')
+    parser = tool_parser(__doc__, with_tasks=True)
     parser.add_argument('--mode', choices=('inference', 'train', 'both'), default='both')
     parser.add_argument('--iters', type=int, default=10, help='timed iterations per task')
     parser.add_argument('--warmup', type=int, default=3, help='untimed iterations first')

@@ -19,7 +19,8 @@ import tempfile
 from typing import List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from offline_build import add_build_arguments, build_model, load_config  # noqa: E402
+from offline_build import (add_build_arguments, build_model, load_config,  # noqa: E402
+                           tool_parser)
 from param_count import component_params, format_param_table, paper_reference  # noqa: E402
 
 
@@ -29,8 +30,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     Args:
         argv (list[str], optional): arguments (default ``sys.argv[1:]``).
     """
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
+    parser = tool_parser(__doc__, with_tasks=False)
     add_build_arguments(parser)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):

@@ -27,7 +27,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from offline_build import add_build_arguments, build_model, load_config  # noqa: E402
+from offline_build import (add_build_arguments, build_model, load_config,  # noqa: E402
+                           tool_parser)
 from param_count import component_params, format_param_table, paper_reference  # noqa: E402
 from synthetic_inputs import (DEFAULT_SHAPES, resolve_device, synthetic_batch,  # noqa: E402
                               task_kind)
@@ -39,9 +40,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     Args:
         argv (list[str], optional): arguments (default ``sys.argv[1:]``).
     """
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument('--tasks', nargs='+', help='task names (default: all of model.tasks)')
+    parser = tool_parser(__doc__, with_tasks=True)
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='image size for every task (default per task kind: detection '
                         '800x1333, classification 224x224, retrieval/captioning 384x384)')

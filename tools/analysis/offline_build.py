@@ -162,6 +162,17 @@ def build_model(cfg: Config, offline_text_stub: bool, stub_root: str,
     return MODELS.build(model_cfg), replaced
 
 
+def tool_parser(doc: str, with_tasks: bool = False) -> argparse.ArgumentParser:
+    """An analysis tool's argument parser (description: the first line of ``doc``) with the
+    positional ``config`` and, with ``with_tasks``, ``--tasks``; add :func:`add_build_arguments`."""
+    parser = argparse.ArgumentParser(description=doc.split('\n')[0])
+    parser.add_argument('config', help='config file')
+    if with_tasks:
+        parser.add_argument('--tasks', nargs='+',
+                            help='task names (default: all of model.tasks)')
+    return parser
+
+
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every analysis tool takes to build a model: ``--offline-text-stub`` and
     ``--cfg-options``."""
