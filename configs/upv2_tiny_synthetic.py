@@ -61,4 +61,3 @@ visualizer = dict(type='UniPerceiverV2Visualizer', vis_backends=[dict(type='Loca
                   name='visualizer')
 log_processor = dict(type='MultiTaskLogProcessor', window_size=20, by_epoch=False)
 randomness = dict(seed=0)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -64,6 +64,13 @@ def test_multi_task_keys_agree(path):
     # every model task is trained or evaluated (zero-shot tasks are evaluation-only)
     assert model_tasks == train | set(cfg.val_dataloader)
     assert cfg.val_cfg.type == 'MultiTaskValLoop' and cfg.test_cfg.type == 'MultiTaskTestLoop'
+    # several processes as shipped: the multi-task DDP wrapper, resumable samplers
+    assert cfg.model_wrapper_cfg == dict(type='MultiTaskDistributedDataParallel',
+                                         find_unused_parameters=True)
+    for task, loader in cfg.train_dataloader.items():
+        assert loader.sampler.type == 'ResumableInfiniteSampler', task
+    if cfg.train_cfg.get('sampling', 'unmixed') == 'mixed':
+        assert 'TBGN' not in cfg.optim_wrapper.type  # TBGN needs every rank on one task
 
 
 @pytest.mark.parametrize('path', MODEL_CONFIGS, ids=rel)
@@ -76,6 +83,9 @@ def test_model_builds(path, synthetic_cwd, tmp_path, monkeypatch):
         assert set(model.tasks) == set(cfg.model.tasks)
         rows = component_params(model)
         assert rows[-1][1] == sum(p.numel() for p in model.parameters())
+        if cfg.train_cfg.get('sampling', 'unmixed') == 'mixed':  # no per-task collective
+            assert [k for m in model.modules() if hasattr(m, 'collectives_in_loss')
+                    for k in m.collectives_in_loss()] == []
         assert all(r[1] >= r[2] >= 0 for r in rows)
     else:  # a proposal-network config
         assert sum(p.numel() for p in model.parameters()) > 0

@@ -45,11 +45,12 @@ def run_dir(synthetic_data, tmp_path_factory) -> Path:
     return d
 
 
-def write_config(run_dir: Path, name: str, base: Path, max_iters: int, ckpt_interval: int) -> Path:
+def write_config(run_dir: Path, name: str, base: Path, max_iters: int, ckpt_interval: int,
+                 num_workers: int = 0) -> Path:
     """The shipped config ``base`` with CI-sized overrides and the record hook."""
     return Path(write_small_run_config(str(run_dir / f'{name}.py'), str(base),
                                        str(run_dir / f'records_{name}'), max_iters,
-                                       ckpt_interval))
+                                       ckpt_interval, num_workers=num_workers))
 
 
 def env() -> Dict[str, str]:
@@ -165,10 +166,11 @@ def uninterrupted(run_dir) -> List[dict]:
 
 
 def start(run_dir: Path, config: Path, work_dir: Path) -> subprocess.Popen:
+    """Training in a process group of its own (so a test can signal all of it, as Slurm does)."""
     log = open(run_dir / f'{config.stem}.log', 'w')
     return subprocess.Popen([sys.executable, str(ROOT / 'tools' / 'train.py'), str(config),
                              '--work-dir', str(work_dir)], cwd=run_dir, env=env(), stdout=log,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_for(predicate, proc: subprocess.Popen, what: str) -> None:
@@ -208,13 +210,15 @@ def test_exact_resume_after_kill_9(run_dir, uninterrupted):
 
 
 def test_sigterm_checkpoints_exits_75_and_resumes_exactly(run_dir, uninterrupted):
-    config = write_config(run_dir, 'preempted', EMBEDDED, max_iters=MAX_ITERS, ckpt_interval=100)
+    # data workers as in the shipped config; Slurm signals every process of the job, workers too
+    config = write_config(run_dir, 'preempted', EMBEDDED, max_iters=MAX_ITERS, ckpt_interval=100,
+                          num_workers=1)
     work_dir = run_dir / 'w_preempted'
     proc = start(run_dir, config, work_dir)
     rec = run_dir / 'records_preempted' / 'rank0.jsonl'
     wait_for(lambda: rec.is_file() and len(rec.read_text().splitlines()) >= 2, proc,
              'two iterations')
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=TIMEOUT) == PREEMPTED_EXIT_CODE
     done = len(records(run_dir, 'preempted'))  # iterations finished before exiting
     assert 2 <= done < MAX_ITERS

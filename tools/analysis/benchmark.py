@@ -4,8 +4,8 @@ For each task of ``model.tasks`` (or ``--tasks``):
 
 * inference: ``model.test_step`` on batches of the task's ``val_dataloader`` (images/s, the data
   loading excluded from the timing);
-* training: ``model.train_step`` with the config's optimizer wrapper (TBGN included; the task is
-  published in the MessageHub as the multi-task train loop does) on batches of the task's
+* training: ``model.train_step`` with the config's optimizer wrapper (TBGN included; it gets s_k
+  as from the multi-task train loop and the task with each batch) on batches of the task's
   ``train_dataloader`` (s/iter).
 
 ``--synthetic-inputs`` replaces the data loaders by random inputs of each task's kind (no dataset
@@ -117,17 +117,14 @@ def build_optim_wrapper(cfg, model, device: torch.device):
     return build(model, ow)
 
 
-def publish_task(cfg, task: str, tasks: List[str]) -> None:
-    """MessageHub runtime info the multi-task train loop publishes (read by TBGN)."""
-    from mmengine.logging import MessageHub
-    hub = MessageHub.get_current_instance()
+def hand_sampling_to_optimizer(cfg, optim_wrapper, tasks: List[str]) -> None:
+    """Give a task-aware optimizer wrapper (TBGN) the s_k the multi-task train loop would."""
+    if not hasattr(optim_wrapper, 'set_task_sampling'):
+        return
     weights = {t: float(c.get('sampling_weight', 1.0))
                for t, c in (cfg.get('train_cfg', {}).get('tasks') or {}).items()}
-    weights = weights or {t: 1.0 for t in tasks}
-    total = sum(weights.values())
-    hub.update_info('task', task)
-    hub.update_info('task_sampling_probs', {t: w / total for t, w in weights.items()})
-    hub.update_info('task_sampling', cfg.get('train_cfg', {}).get('sampling', 'unmixed'))
+    optim_wrapper.set_task_sampling(weights or {t: 1.0 for t in tasks},
+                                    cfg.get('train_cfg', {}).get('sampling', 'unmixed'))
 
 
 def sync(device: torch.device) -> None:
@@ -173,6 +170,8 @@ def benchmark(args: argparse.Namespace) -> List[Dict]:
         raise SystemExit(f'--tasks: unknown task(s) {unknown}; model.tasks has {list(model.tasks)}')
     modes = ('inference', 'train') if args.mode == 'both' else (args.mode, )
     optim_wrapper = build_optim_wrapper(cfg, model, device) if 'train' in modes else None
+    if optim_wrapper is not None:
+        hand_sampling_to_optimizer(cfg, optim_wrapper, list(model.tasks))
     rows = []
     for name in names:
         for mode in modes:
@@ -189,7 +188,6 @@ def benchmark(args: argparse.Namespace) -> List[Dict]:
                     continue
             if training:
                 model.train()
-                publish_task(cfg, name, list(model.tasks))
 
                 def step(b, name=name):
                     model.train_step(dict(b, task=name), optim_wrapper)

@@ -44,6 +44,9 @@ def parse_args() -> argparse.Namespace:
                         help='the embedded synthetic data; generated (300 images) if missing')
     parser.add_argument('--iters', type=int, default=30, help='iterations of the timing runs')
     parser.add_argument('--resume-at', type=int, default=100_000, help='iteration to resume at')
+    parser.add_argument('--batch-size', type=int, default=16,
+                        help='per task and rank (detection half); the embedded default uses 16')
+    parser.add_argument('--parts', nargs='+', choices=['ddp', 'resume'], default=['ddp', 'resume'])
     parser.add_argument('--work-dir', default=None, help='default: a temporary folder')
     return parser.parse_args()
 
@@ -113,8 +116,10 @@ def replay_estimate(config: str, data_cwd: str, counts: dict, batches: int = 10)
     """Seconds to draw ``counts`` batches per task through the data pipelines (extrapolated)."""
     import uniperceiver_v2  # noqa: F401
     from mmengine.config import Config
+    from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     cfg = Config.fromfile(config)
+    init_default_scope(cfg.default_scope)
     old = os.getcwd()
     os.chdir(data_cwd)
     try:
@@ -144,19 +149,30 @@ def main() -> None:
 
     def config(name, iters, interval):
         return write_small_run_config(osp.join(scratch, f'{name}.py'), EMBEDDED,
-                                      osp.join(scratch, f'records_{name}'), iters, interval)
+                                      osp.join(scratch, f'records_{name}'), iters, interval,
+                                      batch_size=args.batch_size)
 
-    # 1. DDP overhead
+    if 'ddp' in args.parts:
+        ddp_overhead(args, scratch, cwd, config)
+    if 'resume' in args.parts:
+        resume_cost(args, scratch, cwd, config)
+
+
+def ddp_overhead(args, scratch, cwd, config) -> None:
+    """Seconds per iteration on 2 ranks vs 1 rank, same per-rank batch."""
     one = config('one_rank', args.iters, 10**6)
     two = config('two_ranks', args.iters, 10**6)
     run(cwd, one, osp.join(scratch, 'w_one'))
     run(cwd, two, osp.join(scratch, 'w_two'), ranks=2)
     t1 = seconds_per_iter(osp.join(scratch, 'records_one_rank'))
     t2 = seconds_per_iter(osp.join(scratch, 'records_two_ranks'))
-    print(f'DDP, embedded default, per-rank batch 4 (det 2), 1 thread per process: '
-          f'1 rank {t1:.3f} s/iter, 2 ranks {t2:.3f} s/iter, ratio {t2 / t1:.2f}')
+    print(f'DDP, embedded default, per-rank batch {args.batch_size} (det {args.batch_size // 2}), '
+          f'1 thread per process: 1 rank {t1:.3f} s/iter, 2 ranks {t2:.3f} s/iter, '
+          f'ratio {t2 / t1:.2f}')
 
-    # 2. resume at N
+
+def resume_cost(args, scratch, cwd, config) -> None:
+    """Whole resumed command at iteration N vs a fresh start; replay estimate."""
     short = config('short', 2, 2)
     fresh = run(cwd, short, osp.join(scratch, 'w_short'))
     n = args.resume_at

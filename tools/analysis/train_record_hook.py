@@ -43,9 +43,10 @@ class TrainRecordHook(Hook):
 
 
 def write_small_run_config(path: str, base: str, records_dir: str, max_iters: int,
-                           ckpt_interval: int, batch_size: int = 4) -> str:
+                           ckpt_interval: int, batch_size: int = 4, num_workers: int = 0) -> str:
     """A config that runs the shipped ``base`` small and recorded: the embedded default's four tasks
-    with ``batch_size`` images (detection half that), no data workers, no validation or test, a
+    with ``batch_size`` images (detection half that), ``num_workers`` data workers (persistent)
+    per task, no validation or test, a
     log line and a record per iteration, a checkpoint every ``ckpt_interval`` iterations.
 
     Args:
@@ -55,6 +56,7 @@ def write_small_run_config(path: str, base: str, records_dir: str, max_iters: in
         max_iters (int): ``train_cfg.max_iters``.
         ckpt_interval (int): ``CheckpointHook.interval`` (all checkpoints kept).
         batch_size (int): per task and rank.
+        num_workers (int): data-loader workers per task.
 
     Returns:
         str: ``path``.
@@ -64,7 +66,7 @@ def write_small_run_config(path: str, base: str, records_dir: str, max_iters: in
 custom_imports = dict(imports=['uniperceiver_v2', 'train_record_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='TrainRecordHook', out_dir={str(records_dir)!r})]
 train_cfg = dict(max_iters={max_iters})
-_loader = dict(num_workers=0, persistent_workers=False)
+_loader = dict(num_workers={num_workers}, persistent_workers={num_workers > 0})
 train_dataloader = dict(syn_cls=dict(batch_size={batch_size}, **_loader),
                         syn_det=dict(batch_size={det}, **_loader),
                         syn_cap=dict(batch_size={batch_size}, **_loader),

@@ -23,7 +23,7 @@ coco_cap_train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     drop_last=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(type='mmpretrain.COCOCaption', data_root=coco_cap_data_root,
                  ann_file='annotations/coco_karpathy_train.json',
                  pipeline=coco_cap_train_pipeline))

@@ -38,7 +38,7 @@ coco_det_train_dataloader = dict(
     batch_size=2,  # [ours] per GPU (Mask DINO: 2 images per GPU)
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(type='CocoDataset', data_root=coco_det_data_root,
                  ann_file='annotations/instances_train2017.json',

@@ -26,7 +26,7 @@ coco_ret_train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     drop_last=True,  # equal batch on every rank for the feature all-gather
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(type='mmpretrain.COCORetrieval', data_root=coco_ret_data_root,
                  ann_file='annotations/caption_karpathy_train2014.json',
                  pipeline=coco_ret_train_pipeline))

@@ -24,7 +24,7 @@ in1k_train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     drop_last=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(type='mmpretrain.ImageNet', data_root=in1k_data_root, split='train',
                  pipeline=in1k_train_pipeline))
 in1k_val_dataloader = dict(

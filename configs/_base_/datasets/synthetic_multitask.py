@@ -65,7 +65,7 @@ syn_det_test_pipeline = [
 
 # ----------------------------------------------------------------------------------- data loaders
 syn_train_loader = dict(num_workers=1, persistent_workers=True, drop_last=True,
-                        sampler=dict(type='InfiniteSampler', shuffle=True))
+                        sampler=dict(type='ResumableInfiniteSampler', shuffle=True))
 syn_test_loader = dict(num_workers=1, persistent_workers=True, drop_last=False,
                        sampler=dict(type='DefaultSampler', shuffle=False))
 syn_cls_dataset = dict(type='mmpretrain.ImageNet', data_root=syn_data_root,

@@ -8,6 +8,6 @@ lm_train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     drop_last=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(type='TextCorpusDataset', data_root=lm_data_root, ann_file='train.txt',
                  pipeline=[dict(type='mmpretrain.PackInputs', algorithm_keys=['text'])]))

@@ -37,3 +37,8 @@ model = dict(
     # one temperature per task family (classification, retrieval, captioning, detection, mlm)
     likelihood_head=dict(type='UnifiedLikelihoodHead'),
     tasks=dict())
+
+# Tasks reach different parameters (each task family's temperature, the detection logit bias, the
+# denoising queries ...): DDP must look for unused ones; the wrapper also hands the batch's task to
+# the optimizer (TBGN) and runs on CPU (gloo) as on GPUs (nccl).
+model_wrapper_cfg = dict(type='MultiTaskDistributedDataParallel', find_unused_parameters=True)

@@ -24,4 +24,3 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False))
 log_processor = dict(type='MultiTaskLogProcessor', window_size=20, by_epoch=False)
 randomness = dict(seed=0)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -1,6 +1,7 @@
 """Registered components; each submodule is imported here so that importing the package registers it."""
 from .task_sampler import TaskSampler, build_task_sampler  # noqa: F401
 from .multi_task_train_loop import MultiTaskTrainLoop  # noqa: F401
+from .multi_task_train_state_hook import MultiTaskTrainStateHook  # noqa: F401
 from .multi_task_val_loop import MultiTaskValLoop  # noqa: F401
 from .multi_task_test_loop import MultiTaskTestLoop  # noqa: F401
 from .tbgn_optimizer import TBGN, global_grad_norm  # noqa: F401

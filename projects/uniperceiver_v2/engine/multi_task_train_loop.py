@@ -2,11 +2,10 @@
 import bisect
 import logging
 import os.path as osp
-import signal
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
-from mmengine.dist import all_reduce, barrier, get_rank, get_world_size
+from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.dist import is_main_process
 from mmengine.fileio import put
 from mmengine.logging import print_log
@@ -19,11 +18,10 @@ from mmengine.runner.utils import calc_dynamic_intervals
 from ..utils.iteration_seed import seed_iteration
 from ..utils.task_batch import TASK_KEY
 from .multi_task_train_state_hook import MultiTaskTrainStateHook
+from .preemption import PREEMPTED_EXIT_CODE, SigtermFlag
 from .multi_task_data import MultiTaskDataLoaders, build_task_dataloaders, check_task_keys
 from .task_sampler import build_task_sampler
 
-#: exit status after a SIGTERM-triggered checkpoint (EX_TEMPFAIL: "try again", i.e. resume)
-PREEMPTED_EXIT_CODE = 75
 
 
 @LOOPS.register_module()
@@ -54,9 +52,12 @@ class MultiTaskTrainLoop(BaseLoop):
     resume only with ``num_workers=0``.
 
     Preemption: SIGTERM (what Slurm sends before preemption or time-out) lets the current
-    iteration finish; then every rank agrees to stop, a checkpoint ``iter_<t>.pth`` is written
+    iteration finish; before the next one every rank agrees to stop, a checkpoint ``iter_<t>.pth``
+    (``t`` iterations trained) is written
     atomically, ``last_checkpoint`` points to it (so ``--resume`` continues), and the process exits
-    with status :data:`PREEMPTED_EXIT_CODE` (75).
+    with status :data:`PREEMPTED_EXIT_CODE` (75).  Slurm signals every process of the job, data
+    workers included: a batch whose worker died of the same SIGTERM is dropped and the checkpoint
+    is written before that iteration (its data position not advanced), so nothing is lost.
 
     Config::
 
@@ -136,7 +137,7 @@ class MultiTaskTrainLoop(BaseLoop):
         self.positions: Dict[str, int] = {task: 0 for task in self.dataloaders}
         self._rank_positions: List[Dict[str, int]] = [self.positions]
         self._resumed_state: Optional[dict] = None
-        self._sigterm_received = False
+        self._sigterm = SigtermFlag()
 
         self.dynamic_milestones, self.dynamic_intervals = calc_dynamic_intervals(
             self.val_interval, dynamic_intervals)
@@ -287,29 +288,19 @@ class MultiTaskTrainLoop(BaseLoop):
                     next(self.dataloader_iterators[task])
 
     # ------------------------------------------------------------------ preemption
-    def _on_sigterm(self, signum, frame) -> None:
-        self._sigterm_received = True
-
-    def _preempted(self) -> bool:
-        """Whether any rank received SIGTERM (all ranks agree, at the same iteration)."""
-        flag = torch.tensor([1 if self._sigterm_received else 0])
-        if get_world_size() > 1:
-            all_reduce(flag, op='sum')
-        return bool(flag.item() > 0)
-
     def _checkpoint_and_exit(self) -> None:
         """Write ``iter_<t>.pth`` (atomically) and ``last_checkpoint``, then exit with status 75.
 
-        Called where ``CheckpointHook`` saves (after the iteration's hooks, before the counter
-        moves), so the checkpoint's ``meta.iter`` counts the iteration just trained.
+        Called between iterations: ``t`` = ``self.iter`` iterations are trained.
         """
         runner = self.runner
-        filename = f'iter_{self._iter + 1}.pth'
-        print_log(f'SIGTERM received: saving {filename} after iteration {self._iter + 1} and exiting '
+        filename = f'iter_{self._iter}.pth'
+        print_log(f'SIGTERM received: saving {filename} after iteration {self._iter} and exiting '
                   f'with status {PREEMPTED_EXIT_CODE}; continue with --resume', logger='current',
                   level=logging.WARNING)
         runner.save_checkpoint(runner.work_dir, filename, save_optimizer=True,
-                               save_param_scheduler=True, by_epoch=False)
+                               save_param_scheduler=True,
+                               meta=dict(epoch=self._epoch, iter=self._iter))
         if is_main_process():
             put(osp.join(runner.work_dir, filename).encode(),
                 osp.join(runner.work_dir, 'last_checkpoint'))
@@ -323,31 +314,35 @@ class MultiTaskTrainLoop(BaseLoop):
         self._hand_sampling_to_optimizer()
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
-        self._start_iterators()
-        try:
-            previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
-        except ValueError:  # not the main thread: no preemption handling
-            previous_handler = None
-        try:
+        with self._sigterm:
+            self._start_iterators()
             while self._iter < self._max_iters and not self.stop_training:
                 self.runner.model.train()
                 seed_iteration(self.runner.seed, get_rank(), self._iter)
                 task = self.sampler.sample(self._iter)
-                data_batch = self.tag_batch(next(self.dataloader_iterators[task]), task)
+                batch = self._next_batch(task)
+                if self._sigterm.requested():  # every rank stops before the same iteration
+                    self._checkpoint_and_exit()
                 self._advance_positions(self._iter)
-                self.run_iter(data_batch)
+                self.run_iter(self.tag_batch(batch, task))
 
                 self._decide_current_val_interval()
                 if (self.runner.val_loop is not None and self._iter >= self.val_begin
                         and (self._iter % self.val_interval == 0
                              or self._iter == self._max_iters)):
                     self.runner.val_loop.run()
-        finally:
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _next_batch(self, task: str):
+        """The next batch of ``task``; None if its data worker died of the SIGTERM we received."""
+        try:
+            return next(self.dataloader_iterators[task])
+        except RuntimeError:
+            if not self._sigterm.received:
+                raise
+            return None
 
     @staticmethod
     def tag_batch(data_batch, task: str) -> dict:
@@ -371,8 +366,6 @@ class MultiTaskTrainLoop(BaseLoop):
             outputs = {f'{task}/{k}': v for k, v in outputs.items()}
         self.runner.call_hook('after_train_iter', batch_idx=self._iter, data_batch=data_batch,
                               outputs=outputs)
-        if self._preempted():
-            self._checkpoint_and_exit()
         self._iter += 1
 
     def _decide_current_val_interval(self) -> None:

@@ -19,10 +19,11 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_xyxy_to_cxcywh
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
-from mmdet.utils import ConfigType, InstanceList, reduce_mean
+from mmdet.utils import ConfigType, InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...utils.dist import loss_normaliser
 from .postprocess import boxes_to_original, mask_logits_to_original
 
 
@@ -102,6 +103,15 @@ class MaskDINOHead(DINOHead):
         self.num_points = train_cfg.get('num_points', 12544)
         self.oversample_ratio = train_cfg.get('oversample_ratio', 3.0)
         self.importance_sample_ratio = train_cfg.get('importance_sample_ratio', 0.75)
+
+    def collectives_in_loss(self) -> List[str]:
+        """Config keys that make the loss enter a cross-rank collective.
+
+        ``sync_cls_avg_factor`` (mmdet ``DETRHead``'s flag) averages the one normaliser of every
+        loss set here, the number of matched queries, over ranks (DINO's semantics); with it off
+        each rank uses its own count (see :func:`~uniperceiver_v2.utils.dist.loss_normaliser`).
+        """
+        return ['sync_cls_avg_factor'] if self.sync_cls_avg_factor else []
 
     def _init_layers(self) -> None:
         """DINO classification / box branches plus the shared mask-embedding MLP."""
@@ -254,7 +264,8 @@ class MaskDINOHead(DINOHead):
         pos = assigned >= 0
         pos_b, pos_q = torch.nonzero(pos, as_tuple=True)
         pos_gt = assigned[pos_b, pos_q]
-        num_pos = reduce_mean(cls_scores.new_tensor([float(pos_b.numel())])).clamp(min=1).item()
+        num_pos = loss_normaliser(cls_scores.new_tensor([float(pos_b.numel())]),
+                                  self.sync_cls_avg_factor).clamp(min=1).item()
 
         labels = torch.full_like(assigned, self.num_classes)
         labels[pos_b, pos_q] = 0

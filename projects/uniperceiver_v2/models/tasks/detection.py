@@ -44,10 +44,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
-from mmdet.utils import reduce_mean
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...utils.dist import loss_normaliser
 from ..image_tokens import ImageTokens
 from ..region_proposal.postprocess import boxes_to_original, mask_logits_to_original
 from .base_task import BaseTask, ClassNameCandidates
@@ -82,6 +82,9 @@ class DetectionTask(ClassNameCandidates, BaseTask):
         num_proposals (int, optional): proposals decoded; None (default) = all queries of the
             proposal network (``image_encoder.num_queries``), as the paper does for detection.
         family (str): temperature family (default ``'detection'``).
+        sync_cls_avg_factor (bool): average the loss normaliser over ranks as DINO does (default
+            True); must be False under mixed sampling on several ranks
+            (:func:`~uniperceiver_v2.utils.dist.loss_normaliser` explains why).
         **kwargs: :class:`BaseTask` arguments (``use_global``, ``loss_weight``, ``init_cfg``).
 
     Data samples: mmdet ``DetDataSample`` with metainfo ``img_shape``, ``batch_input_shape``,
@@ -96,7 +99,8 @@ class DetectionTask(ClassNameCandidates, BaseTask):
                  loss_cls: Optional[dict] = None, prior_prob: float = 0.01,
                  no_object_weight: float = 0.1, score_mode: str = 'class*objectness',
                  max_per_img: int = 100, with_mask: bool = True, mask_threshold: float = 0.5,
-                 num_proposals: Optional[int] = None, family: str = 'detection', **kwargs):
+                 num_proposals: Optional[int] = None, family: str = 'detection',
+                 sync_cls_avg_factor: bool = True, **kwargs):
         if not kwargs.get('use_proposals', True):
             raise ValueError('DetectionTask: use_proposals must be True (detection classifies '
                              'the proposal tokens)')
@@ -135,10 +139,15 @@ class DetectionTask(ClassNameCandidates, BaseTask):
         else:
             # one learnable "no object" logit β appended to the class logits
             self.background_logit = nn.Parameter(torch.zeros(()))
+        self.sync_cls_avg_factor = sync_cls_avg_factor
         self.score_mode = score_mode
         self.max_per_img = max_per_img
         self.with_mask = with_mask
         self.mask_threshold = mask_threshold
+
+    def collectives_in_loss(self) -> List[str]:
+        """Config keys that make :meth:`loss` enter a cross-rank collective."""
+        return ['sync_cls_avg_factor'] if self.sync_cls_avg_factor else []
 
     # ------------------------------------------------------------------ likelihood
     def proposal_count(self, model) -> Optional[int]:
@@ -234,7 +243,8 @@ class DetectionTask(ClassNameCandidates, BaseTask):
 
         Returns:
             Tensor: scalar.  ``'sigmoid'``: ``FocalLoss`` summed over proposals and classes
-            divided by the number of matched proposals (>= 1, averaged over ranks).
+            divided by the number of matched proposals (>= 1, averaged over ranks with
+            ``sync_cls_avg_factor``).
             ``'softmax'``: CE weighted 1 (matched) / ``no_object_weight`` (unmatched), divided
             by the sum of the weights.
         """
@@ -244,10 +254,10 @@ class DetectionTask(ClassNameCandidates, BaseTask):
         valid = valid.reshape(-1).float()
         positive = (flat_targets < num_classes).float() * valid
         if self.no_object == 'sigmoid':
-            num_pos = reduce_mean(positive.sum()).clamp(min=1.0)
+            num_pos = loss_normaliser(positive.sum(), self.sync_cls_avg_factor).clamp(min=1.0)
             return self.loss_cls(flat_logits, flat_targets, weight=valid, avg_factor=num_pos)
         weight = positive + (1 - positive) * self.no_object_weight * valid
-        avg = reduce_mean(weight.sum()).clamp(min=1e-6)
+        avg = loss_normaliser(weight.sum(), self.sync_cls_avg_factor).clamp(min=1e-6)
         return self.loss_cls(flat_logits, flat_targets, weight=weight, avg_factor=avg)
 
     def loss(self, model, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
