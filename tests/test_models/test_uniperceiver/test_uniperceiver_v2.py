@@ -19,7 +19,7 @@ def test_train_step_routes_by_task_key(build_model):
     log = model.train_step(text, optim)
     assert 'loss_mlm' in log and torch.isfinite(log['loss'])
     # without the task key and with two tasks configured: a clear error
-    with pytest.raises(ValueError, match='"task" key'):
+    with pytest.raises(ValueError, match="'task' key"):
         model.train_step(image_batch(None), optim)
 
 

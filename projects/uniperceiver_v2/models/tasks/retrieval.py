@@ -11,7 +11,6 @@ Prediction follows mmpretrain's retrieval contract (``BlipRetrieval``): ``tensor
 ``pred_score`` over all candidates and ``gt_label`` from ``gt_text_id`` / ``gt_image_id``, which
 ``RetrievalRecall`` scores (mmpretrain ``RetrievalValLoop``).
 """
-import random
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -21,22 +20,10 @@ from mmengine.dist import all_gather, get_rank
 from torch import Tensor
 
 from ...utils.dist import all_gather_with_grad
-from .base_task import BaseTask
+from .base_task import BaseTask, texts_of
 
-
-def sample_texts(data_samples: list, training: bool) -> List[str]:
-    """One caption per sample in training (random if several), all captions at evaluation."""
-    texts = []
-    for ds in data_samples:
-        if 'text' not in ds:
-            raise KeyError("RetrievalTask: data samples need a 'text' field "
-                           "(mmpretrain COCORetrieval / PackInputs algorithm_keys=['text'])")
-        t = ds.text
-        if isinstance(t, (list, tuple)):
-            texts.extend([random.choice(t)] if training else t)
-        else:
-            texts.append(t)
-    return texts
+#: where retrieval texts come from (for the missing-field error)
+TEXT_SOURCE = "RetrievalTask: mmpretrain COCORetrieval / PackInputs algorithm_keys=['text']"
 
 
 @MODELS.register_module()
@@ -97,14 +84,14 @@ class RetrievalTask(BaseTask):
         return dict(loss_retrieval=loss, acc_i2t=acc)
 
     def loss(self, model, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
-        texts = sample_texts(data_samples, training=True)
+        texts = texts_of(data_samples, 'text', True, TEXT_SOURCE)
         img = self.image_features(model, inputs, data_samples)
         txt = self.text_features(model, texts)
         return self.weighted(self.retrieval_loss(model, img, txt))
 
     def tensor(self, model, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
         """``dict(image_feat=(B, C), text_feat=(M, C))`` (M = all captions of the batch)."""
-        texts = sample_texts(data_samples, training=False)
+        texts = texts_of(data_samples, 'text', False, TEXT_SOURCE)
         return dict(image_feat=self.image_features(model, inputs, data_samples),
                     text_feat=self.text_features(model, texts))
 
