@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
+from mmengine.registry import init_default_scope
 
 import uniperceiver_v2  # noqa: F401
 from uniperceiver_v2.models.image_tokens import ImageTokens
@@ -14,6 +15,13 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 
 WIDTH = 32
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """Build nested configs (e.g. the proposal network's data preprocessor) in mmdet's scope,
+    whatever scope an earlier test (a Runner with default_scope='mmengine') left current."""
+    init_default_scope('mmdet')
 
 
 @MODELS.register_module(force=True)
