@@ -34,8 +34,8 @@ def test_task_of():
         task_of({TASK_KEY: ['det', 'cls']})
 
 
-def test_loss_normaliser_without_sync_enters_no_collective():
-    # no process group exists here: reduce_mean would return the input too, so check identity
+def test_loss_normaliser_without_sync_is_the_local_count():
+    """Only the local branch is checkable in one process; that sync=False enters no collective
+    is shown on 2 ranks by test_two_ranks_mixed_sampling_runs (tests/test_tools)."""
     count = torch.tensor(3.0)
     assert loss_normaliser(count, sync=False) is count
-    assert float(loss_normaliser(count, sync=True)) == 3.0

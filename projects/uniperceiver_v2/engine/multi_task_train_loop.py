@@ -223,10 +223,10 @@ class MultiTaskTrainLoop(BaseLoop):
         """Keep a checkpoint's :meth:`train_state` for :meth:`run` (None: an older checkpoint)."""
         self._resumed_state = state
 
-    def _advance_positions(self, iteration: int) -> None:
-        """Count the samples every rank drew at ``iteration`` (this rank's in :attr:`positions`)."""
+    def _advance_positions(self, iteration: int, task: str) -> None:
+        """Count the samples every rank drew at ``iteration`` (this rank's ``task`` batch and,
+        under mixed sampling, the other ranks' draws; this rank's in :attr:`positions`)."""
         if self.sampler.sampling != 'mixed':
-            task = self.sampler.sample(iteration)
             self.positions[task] += self._batch_size(task, self.dataloaders[task])
             return
         for rank, positions in enumerate(self._rank_positions):
@@ -323,7 +323,7 @@ class MultiTaskTrainLoop(BaseLoop):
                 batch = self._next_batch(task)
                 if self._sigterm.requested():  # every rank stops before the same iteration
                     self._checkpoint_and_exit()
-                self._advance_positions(self._iter)
+                self._advance_positions(self._iter, task)
                 self.run_iter(self.tag_batch(batch, task))
 
                 self._decide_current_val_interval()
