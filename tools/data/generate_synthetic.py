@@ -1,11 +1,13 @@
-"""Generate the embedded synthetic multi-task dataset (COCO instances, captions, ImageNet lists).
+"""Generate the embedded synthetic multi-task dataset (COCO instances, captions, ImageNet lists,
+RefCOCO referring expressions, mmseg semantic label maps).
 
 Example::
 
     python tools/data/generate_synthetic.py --out-dir data/synthetic --num-train 2000 \
         --num-val 200 --num-test 200 --image-size 128 --seed 0
 
-The same arguments always produce byte-identical files. See ``tools/data/README.md`` for the layout.
+The same arguments always produce byte-identical files; ``--grounding-semseg-only`` adds the
+referring expressions and label maps to a folder generated earlier without rewriting it. See ``tools/data/README.md`` for the layout.
 """
 import argparse
 import sys
@@ -16,7 +18,7 @@ from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
 from synthetic_scenes import (CLASSES, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE,
-                              generate_synthetic_scenes)
+                              generate_grounding_and_semseg, generate_synthetic_scenes)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -38,6 +40,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help=f'image side length in pixels (>= {MIN_IMAGE_SIZE})')
     parser.add_argument('--seed', type=int, default=0, help='random seed (>= 0)')
     parser.add_argument('--no-progress', action='store_true', help='do not show a progress bar')
+    parser.add_argument('--grounding-semseg-only', action='store_true',
+                        help='only add refcoco/ and semseg/ (same arguments as the earlier run)')
     args = parser.parse_args(argv)
     for flag in ('num_train', 'num_val', 'num_test'):
         value = getattr(args, flag)
@@ -63,7 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logger = MMLogger.get_instance('generate_synthetic', log_level='INFO')
     total = args.num_train + args.num_val + args.num_test
-    bar = None if args.no_progress else ProgressBar(total)
+    passes = 1 if args.grounding_semseg_only else 2
+    bar = None if args.no_progress else ProgressBar(passes * total)
     step = max(1, total // 100)  # redraw the bar about 100 times, not once per image
     pending = [0]
 
@@ -74,21 +79,29 @@ def main(argv: Optional[List[str]] = None) -> int:
             pending[0] = 0
 
     start = time.perf_counter()
+    sizes = dict(num_train=args.num_train, num_val=args.num_val, num_test=args.num_test,
+                 image_size=args.image_size, seed=args.seed, progress=progress)
     try:
-        paths = generate_synthetic_scenes(
-            args.out_dir, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test,
-            image_size=args.image_size, seed=args.seed, progress=progress)
+        paths = {} if args.grounding_semseg_only else generate_synthetic_scenes(
+            args.out_dir, **sizes)
+        extra = generate_grounding_and_semseg(args.out_dir, **sizes)
     except OSError as err:
         print(f'\nerror: --out-dir {args.out_dir!r}: {err}', file=sys.stderr)
         return 1
     if bar is not None:
         sys.stdout.write('\n')
-    logger.info(f'wrote {total} images ({len(CLASSES)} categories) to {paths["data_root"]} '
+    logger.info(f'wrote {total} images ({len(CLASSES)} categories) to {args.out_dir} '
                 f'in {time.perf_counter() - start:.1f} s')
     for split in ('train', 'val', 'test'):
         for key in ('instances', 'karpathy', 'captions', 'imagenet_ann'):
-            logger.info(f'{split:5s} {key:12s} {paths[split][key]}')
-    logger.info(f'classes file {paths["classes_file"]}')
+            if paths:
+                logger.info(f'{split:5s} {key:12s} {paths[split][key]}')
+        logger.info(f'{split:5s} semseg       {extra[split]["semseg_dir"]}')
+    if paths:
+        logger.info(f'classes file {paths["classes_file"]}')
+    ref = extra['refcoco']
+    logger.info(f'refcoco {ref["num_refs"]} refs, {ref["num_sentences"]} expressions: '
+                f'{ref["instances"]}, {ref["refs"]}')
     return 0
 
 

@@ -35,11 +35,7 @@ class SplitWriter:
         """Add the records of one image (its id, file name under ``<split>/`` and annotations)."""
         self.images.append(dict(id=image_id, file_name=file_name, height=image_size,
                                 width=image_size, coco_url=f'synthetic/{self.split}/{file_name}'))
-        for k, obj in enumerate(scene.objects):
-            self.instances.append(
-                dict(id=image_id * 10 + k, image_id=image_id, category_id=obj.label + 1,
-                     bbox=obj.bbox, area=float(obj.area), iscrowd=0,
-                     segmentation=obj.segmentation))
+        self.instances.extend(instance_records(image_id, scene))
         for c, caption in enumerate(scene.captions):
             self.captions.append(dict(id=image_id * 10 + c, image_id=image_id, caption=caption))
         relative, key = f'{self.split}/{file_name}', f'synthetic_{image_id}'
@@ -64,6 +60,13 @@ class SplitWriter:
     def _info(self, kind: str) -> dict:
         return dict(description=f'Uni-Perceiver v2 synthetic scenes, {self.split} split, {kind}',
                     version=str(GENERATOR_VERSION))
+
+
+def instance_records(image_id: int, scene: Scene) -> List[dict]:
+    """The COCO annotations of a scene's objects (ids ``image_id * 10 + k``, masks as RLE)."""
+    return [dict(id=image_id * 10 + k, image_id=image_id, category_id=obj.label + 1,
+                 bbox=obj.bbox, area=float(obj.area), iscrowd=0, segmentation=obj.segmentation)
+            for k, obj in enumerate(scene.objects)]
 
 
 def dump_json(obj: object, path: str) -> None:

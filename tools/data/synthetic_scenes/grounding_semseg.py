@@ -1,0 +1,98 @@
+"""Referring expressions (RefCOCO format) and semantic label maps (mmseg layout) of the synthetic
+scenes, written beside the files of :func:`generate_synthetic_scenes` without touching them.
+
+Each image is rendered again from its own random stream (``render_scene`` is deterministic), so
+the new files can be added to an existing ``data/synthetic``; the expressions are drawn from a
+separate stream ``(seed, split, index, 1)``, so the images, instances and captions stay
+byte-identical.  Layout (under ``out_dir``)::
+
+    refcoco/instances.json          COCO instances of all splits (file_name = <split>/<image>)
+    refcoco/refs(synthetic).p       refs, split = train / val / test (mmpretrain RefCOCO)
+    semseg/<split>/<image>.png      uint8 label maps: class index of the visible object,
+                                    255 = background (ignored); images are <split>/<image>.png
+"""
+import os
+import os.path as osp
+from typing import Callable, Optional
+
+import numpy as np
+from PIL import Image
+
+from .categories import SPLIT_ID_OFFSETS, SPLITS
+from .generate import _check_count, _prepare_dir
+from .referring import EXPRESSIONS_PER_OBJECT, referring_expressions
+from .refcoco_writer import RefCocoWriter
+from .scene import Scene, render_scene
+from .writers import instance_records
+
+#: label value of pixels no object covers
+IGNORE_INDEX = 255
+REFS_FILE = 'refs(synthetic).p'
+
+
+def semantic_label_map(scene: Scene) -> np.ndarray:
+    """``(H, W)`` uint8 map: the class of the object painted at each pixel, 255 elsewhere."""
+    label_map = np.full(scene.image.shape[:2], IGNORE_INDEX, np.uint8)
+    for obj in scene.objects:  # back to front: masks are the visible pixels, disjoint
+        label_map[obj.mask] = obj.label
+    return label_map
+
+
+def generate_grounding_and_semseg(out_dir: str,
+                                  num_train: int = 2000,
+                                  num_val: int = 200,
+                                  num_test: int = 200,
+                                  image_size: int = 128,
+                                  seed: int = 0,
+                                  per_object: int = EXPRESSIONS_PER_OBJECT,
+                                  progress: Optional[Callable[[str, int, int], None]] = None
+                                  ) -> dict:
+    """Write the RefCOCO files and the semantic label maps of the scenes under ``out_dir``.
+
+    Args:
+        out_dir (str): The data root of :func:`generate_synthetic_scenes` (same arguments).
+        num_train (int): Number of training images (>= 1).
+        num_val (int): Number of validation images (>= 1).
+        num_test (int): Number of test images (>= 1).
+        image_size (int): Image side length in pixels.
+        seed (int): Non-negative seed; same arguments give byte-identical files.
+        per_object (int): Expressions per object (at most; fewer when fewer are unambiguous).
+        progress (callable, optional): Called as ``progress(split, done, total)`` after each image.
+
+    Returns:
+        dict: ``refcoco`` (``instances``, ``refs`` paths, ``num_refs``, ``num_sentences``) and
+        per split ``semseg_dir``.
+    """
+    sizes = dict(train=num_train, val=num_val, test=num_test)
+    for split, count in sizes.items():
+        _check_count(f'num_{split}', count, 1)
+    _check_count('image_size', image_size, 32)
+    _check_count('seed', seed, 0)
+    _check_count('per_object', per_object, 1)
+    out_dir = os.fspath(out_dir)
+    ref_dir = osp.join(out_dir, 'refcoco')
+    _prepare_dir(ref_dir)
+    writer = RefCocoWriter()
+    written: dict = {}
+    for split in SPLITS:
+        sem_dir = osp.join(out_dir, 'semseg', split)
+        _prepare_dir(sem_dir)
+        for index in range(sizes[split]):
+            image_id = SPLIT_ID_OFFSETS[split] + index + 1
+            file_name = f'synthetic_{split}_{image_id:012d}.png'
+            scene = render_scene(int(seed), split, index, int(image_size))
+            Image.fromarray(semantic_label_map(scene)).save(
+                osp.join(sem_dir, file_name), format='PNG', compress_level=6)
+            rng = np.random.default_rng([int(seed), SPLITS.index(split), index, 1])
+            expressions = referring_expressions(scene.objects, int(image_size), rng, per_object)
+            image = dict(id=image_id, file_name=f'{split}/{file_name}', height=int(image_size),
+                         width=int(image_size))
+            writer.add(split, image, instance_records(image_id, scene), expressions)
+            if progress is not None:
+                progress(split, index + 1, sizes[split])
+        written[split] = dict(semseg_dir=sem_dir)
+    paths = dict(instances=osp.join(ref_dir, 'instances.json'), refs=osp.join(ref_dir, REFS_FILE))
+    writer.write(paths)
+    written['refcoco'] = dict(paths, num_refs=len(writer.refs),
+                              num_sentences=sum(len(r['sentences']) for r in writer.refs))
+    return written
