@@ -220,6 +220,15 @@ class BaseTask(BaseModule):
         tokens, padding, segments = self.image_sequence(image_tokens)
         return model.decoder(tokens, segments, padding)
 
+    def decode_proposals(self, model, image_tokens: ImageTokens) -> Tensor:
+        """Decoder outputs of the proposal tokens, all images in one decoder call.
+
+        Returns:
+            Tensor: ``(B, N, C)``, from ``g([<SPE>, global, proposals])[:, 1 + G:]``.
+        """
+        decoded = self.decode_image(model, image_tokens)
+        return decoded[:, decoded.shape[1] - image_tokens.proposal_tokens.shape[1]:]
+
     # ------------------------------------------------------------------ text side
     def encode_texts(self, model, texts: Sequence[str], kind: Union[str, TokenKind]) -> Tensor:
         """``<SPE>`` representation ``g([<SPE>, f_text(t)])[0]`` of each text.

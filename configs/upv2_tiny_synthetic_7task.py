@@ -1,0 +1,39 @@
+# The embedded default with all seven tasks: classification, detection + instance segmentation,
+# captioning, image-text retrieval (configs/upv2_tiny_synthetic.py, inherited as it is) plus
+# referring-expression grounding and semantic segmentation
+# (configs/_base_/datasets/synthetic_grounding_semseg.py), one model, one likelihood.
+#
+#   python tools/data/generate_synthetic.py          # also writes refcoco/ and semseg/
+#   python tools/train.py configs/upv2_tiny_synthetic_7task.py
+#
+# Grounding has its own temperature family ('grounding'); semantic segmentation reads detection's
+# proposals and class likelihood (family 'detection') through Mask2Former's semantic inference.
+_base_ = [
+    './upv2_tiny_synthetic.py',
+    './_base_/datasets/synthetic_grounding_semseg.py',
+]
+
+model = dict(
+    likelihood_head=dict(families=('classification', 'retrieval', 'captioning', 'detection',
+                                   'mlm', 'grounding')),
+    tasks=dict(syn_ground={{_base_.syn_ground_task}}, syn_seg={{_base_.syn_seg_task}}))
+train_dataloader = dict(syn_ground={{_base_.syn_ground_train_dataloader}},
+                        syn_seg={{_base_.syn_seg_train_dataloader}})
+val_dataloader = dict(syn_ground={{_base_.syn_ground_val_dataloader}},
+                      syn_seg={{_base_.syn_seg_val_dataloader}})
+test_dataloader = val_dataloader
+val_evaluator = dict(syn_ground={{_base_.syn_ground_val_evaluator}},
+                     syn_seg={{_base_.syn_seg_val_evaluator}})
+test_evaluator = val_evaluator
+
+# the five-task weights kept; the two new tasks added, and the schedule lengthened so the five
+# tasks keep about the iterations they get in the default (2800 * 9.5 / 7 ~ 3800)
+max_iters = 3800
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters,
+                 tasks=dict(syn_ground=dict(sampling_weight=1.5),
+                            syn_seg=dict(sampling_weight=1.0)))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters, eta_min=1e-5),
+]
+default_hooks = dict(checkpoint=dict(interval=1900))
