@@ -1,0 +1,8 @@
+# The embedded default without TBGN (Tab. 4, "+ gather" row): unmixed sampling, gathered retrieval
+# negatives, plain AdamW with global clip 0.1 [v1-code] (as ablations/upv2_tiny_synthetic_mixed.py).
+#   bash tools/dist_train.sh configs/ablations/upv2_tiny_synthetic_no_tbgn.py 2
+_base_ = ['../upv2_tiny_synthetic.py']
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer={{_base_.optim_wrapper.optimizer}},
+                     clip_grad=dict(max_norm=0.1),
+                     paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})

@@ -1,0 +1,164 @@
+"""tools/analysis/generalist_vs_specialists.py: the equal-budget arithmetic, the run configs, the
+pre-stage hand-off and the cache without training, then a smoke-sized grid through the real
+entry points (one specialist, one UPv2 single-task row, one 2-rank Tab. 4 row)."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
+import generalist_vs_specialists as gvs  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def shares():
+    return gvs.generalist_shares(gvs.load_config(gvs.REFERENCE))
+
+
+def test_generalist_shares_are_max_iters_times_sampling_weight(shares):
+    cfg = gvs.load_config(gvs.REFERENCE)
+    weights = {k: v['sampling_weight'] for k, v in cfg.train_cfg.tasks.items()}
+    assert set(shares) == set(weights)
+    for task, w in weights.items():
+        assert shares[task] == pytest.approx(cfg.train_cfg.max_iters * w / sum(weights.values()))
+    assert sum(shares.values()) == pytest.approx(cfg.train_cfg.max_iters)
+
+
+def test_row_iterations_sum_the_budget_and_scale(shares):
+    rows = {r.name: r for r in gvs.default_rows()}
+    assert gvs.row_iterations(rows['spec_det'], shares, 0, 1.0) == round(shares['syn_det'])
+    # a pre-stage of 800 iterations goes to the detection specialist, not to the UPv2 rows
+    assert gvs.row_iterations(rows['spec_det'], shares, 800, 1.0) == round(shares['syn_det']) + 800
+    assert gvs.row_iterations(rows['single_det'], shares, 800, 1.0) == round(shares['syn_det'])
+    loo = gvs.row_iterations(rows['loo_cls'], shares, 0, 1.0)
+    assert loo == round(sum(v for k, v in shares.items() if k != 'syn_cls'))
+    assert gvs.row_iterations(rows['all_moe'], shares, 0, 0.5) == round(sum(shares.values()) / 2)
+    assert gvs.row_iterations(rows['all_moe'], shares, 0, 1e-6) == 2  # never below 2
+    with pytest.raises(KeyError, match='neither'):
+        gvs.row_iterations(gvs.Row('x', 'g', 'x', gvs.REFERENCE, ('syn_nope', )), shares, 0, 1)
+
+
+def test_run_config_keeps_tasks_in_order_scales_schedule_and_round_trips(tmp_path):
+    row = next(r for r in gvs.default_rows() if r.name == 'loo_det')
+    cfg = gvs.run_config(row.config, row.options, row.tasks, 700, seed=3,
+                         inputs=('load_from', '/x/iter_8.pth'))
+    assert list(cfg.train_cfg.tasks) == ['syn_cls', 'syn_cap', 'syn_ret']
+    for holder in (cfg.model.tasks, cfg.train_dataloader, cfg.val_dataloader, cfg.val_evaluator,
+                   cfg.test_dataloader, cfg.test_evaluator):
+        assert list(holder) == ['syn_cls', 'syn_cap', 'syn_ret']
+    assert cfg.train_cfg.max_iters == cfg.train_cfg.val_interval == 700
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.begin, warmup.end) == (0, round(50 * 700 / 2800))
+    assert (cosine.begin, cosine.end) == (round(50 * 700 / 2800), 700)
+    assert cfg.default_hooks.checkpoint.interval == 700
+    assert cfg.randomness.seed == 3 and cfg.load_from == '/x/iter_8.pth'
+    path = tmp_path / 'run.py'
+    gvs.write_run_config(cfg, row.config, str(path))
+    again = Config.fromfile(str(path))
+    assert again.to_dict() == cfg.to_dict()
+    assert list(again.train_cfg.tasks) == ['syn_cls', 'syn_cap', 'syn_ret']  # sampler order
+    with pytest.raises(KeyError, match='train_cfg.tasks'):
+        gvs.run_config(row.config, {}, ('syn_nope', ), 10, 0)
+
+
+def test_milestones_scale():
+    row = next(r for r in gvs.default_rows() if r.name == 'spec_det')
+    cfg = gvs.run_config(row.config, row.options, None, 300, seed=0)
+    assert cfg.param_scheduler[1].milestones == [240] and cfg.param_scheduler[1].end == 300
+
+
+def test_read_metrics_takes_the_last_validation(tmp_path):
+    run = tmp_path / '20260101_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    lines = [dict(loss=1.0, step=1), dict(**{'syn_det/bbox_mAP': 0.1, 'syn_cls/top1': 10.0}),
+             dict(loss=0.5, step=2),
+             dict(**{'syn_det/bbox_mAP': 0.4, 'syn_det/segm_mAP': 0.3, 'syn_cls/top1': 50.0,
+                     'syn_cap/CIDEr': 1.1, 'syn_cap/Bleu_4': 0.4, 'syn_ret/i2t/Recall@1': 30.0,
+                     'syn_ret/t2i/Recall@1': 20.0, 'syn_det/bbox_mAP_50': 0.9})]
+    (run / 'scalars.json').write_text('\n'.join(json.dumps(x) for x in lines))
+    assert gvs.read_metrics(str(tmp_path)) == pytest.approx(dict(
+        det_box_ap=40.0, det_mask_ap=30.0, cls_top1=50.0, cap_cider=110.0, cap_bleu4=40.0,
+        ret_i2t_r1=30.0, ret_t2i_r1=20.0))
+    # single-task key spellings (mmpretrain RetrievalValLoop, mmdet CocoMetric, Accuracy)
+    (run / 'scalars.json').write_text(json.dumps({
+        'i2t/retrieval/Recall@1': 5.0, 't2i/retrieval/Recall@1': 6.0, 'coco/bbox_mAP': 0.2,
+        'accuracy/top1': 7.0}))
+    assert gvs.read_metrics(str(tmp_path)) == pytest.approx(dict(
+        ret_i2t_r1=5.0, ret_t2i_r1=6.0, det_box_ap=20.0, cls_top1=7.0))
+
+
+def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
+        tmp_path, monkeypatch):
+    """With a pre-stage, UPv2 rows run it first (once per seed, cached), its checkpoint goes
+    into the row's config key, its wall-clock into the row's; the detection specialist gets its
+    iterations instead; a second grid reuses every run."""
+    calls = []
+
+    def fake_train(cfg, base, work_dir, ranks, cwd):
+        calls.append((base, cfg.get('load_from'), cfg.train_cfg.max_iters))
+        run = Path(work_dir) / '20260101_000000' / 'vis_data'
+        run.mkdir(parents=True, exist_ok=True)
+        (run / 'scalars.json').write_text(json.dumps({'coco/bbox_mAP': 0.5}))
+        (Path(work_dir) / 'last_checkpoint').write_text(f'{work_dir}/iter_1.pth')
+        (Path(work_dir) / 'iter_1.pth').write_text('')
+        return 10.0
+
+    monkeypatch.setattr(gvs, 'train', fake_train)
+    stage = gvs.Stage('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py')
+    pre_iters = gvs.load_config(stage.config).train_cfg.max_iters
+    rows = {r.name: r for r in gvs.default_rows()}
+    grid = gvs.Grid(str(tmp_path / 'out'), str(tmp_path / 'w'), str(tmp_path), 0.01, stage)
+    for name in ('single_det', 'single_cls', 'spec_det'):
+        grid.run(rows[name], seed=0)
+    pre_runs = [c for c in calls if c[0] == stage.config]
+    assert len(pre_runs) == 1 and pre_runs[0][2] == round(pre_iters * 0.01)
+    single_det = grid.results['runs']['single_det/seed0']
+    assert calls[1][1].endswith('iter_1.pth')                      # load_from = pre-stage's
+    assert single_det['wall_s'] == 20.0 and single_det['pre_stage_wall_s'] == 10.0
+    spec = grid.results['runs']['spec_det/seed0']
+    assert spec['pre_stage_iterations'] == 0 and spec['wall_s'] == 10.0
+    assert spec['iterations'] == round((pre_iters + 1200) * 0.01)
+    n = len(calls)
+    again = gvs.Grid(str(tmp_path / 'out'), str(tmp_path / 'w'), str(tmp_path), 0.01, stage)
+    for name in ('single_det', 'single_cls', 'spec_det'):
+        again.run(rows[name], seed=0)
+    assert len(calls) == n                                          # all cached
+    other = gvs.Grid(str(tmp_path / 'out'), str(tmp_path / 'w'), str(tmp_path), 0.02, stage)
+    assert other.finished(rows['single_det']) == []                 # other budget: not shown
+
+
+# ------------------------------------------------------------------------------- smoke grid
+def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
+    """A specialist, a UPv2 single-task row and a 2-rank Tab. 4 row at 2-3 iterations on the
+    tiny synthetic copy: table, JSON and plot written; a rerun takes everything from the cache."""
+    out = tmp_path / 'grid'
+    cmd = [sys.executable, str(ROOT / 'tools' / 'analysis' / 'generalist_vs_specialists.py'),
+           '--rows', 'spec_cls', 'single_ret', 't4_tbgn', '--seeds', '0',
+           '--budget-scale', '0.001', '--out', str(out), '--work-dir', str(tmp_path / 'w'),
+           '--data-cwd', str(synthetic_cwd)]
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((out.parent / 'grid.json').read_text())
+    runs = data['runs']
+    assert set(runs) == {'spec_cls/seed0', 'single_ret/seed0', 't4_tbgn/seed0'}
+    assert set(runs['spec_cls/seed0']['metrics']) == {'cls_top1'}
+    assert set(runs['single_ret/seed0']['metrics']) == {'ret_i2t_r1', 'ret_t2i_r1'}
+    assert set(runs['t4_tbgn/seed0']['metrics']) == set(gvs.METRICS)
+    t4 = runs['t4_tbgn/seed0']
+    assert t4['ranks'] == 2 and t4['iterations'] == 3 and sum(t4['task_iterations'].values()) == 3
+    assert all(r['wall_s'] > 0 and r['seed'] == 0 for r in runs.values())
+    table = (out.parent / 'grid.md').read_text()
+    for label in ('ImageClassifier', 'ret alone', 'unmixed + gather + TBGN'):
+        assert label in table
+    assert (out.parent / 'grid.png').stat().st_size > 0
+    t0 = time.perf_counter()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count('cached') == 3 and time.perf_counter() - t0 < 60

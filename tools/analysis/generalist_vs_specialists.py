@@ -1,0 +1,577 @@
+"""Generalist vs specialists on the embedded synthetic data (paper Tab. 3 and Tab. 4), one command.
+
+Every row of the grid is a training run through ``tools/train.py`` (``tools/dist_train.sh`` for
+several ranks): a shipped config, a few config overrides, a seed and an iteration count.  Metrics
+are read back from each run's work dir (MMEngine's ``vis_data/scalars.json``: the standard
+evaluators' results), never recomputed here.  The rows:
+
+- **specialists**: a class-aware Mask DINO (``configs/specialists/``, the proposal network with 20
+  class logits) and an mmpretrain ``ImageClassifier``, same frozen ImageNet MobileNetV2;
+- **UPv2 single task** (``configs/single_task/``): the model trained on one task alone, the paper's
+  specialist row for captioning and retrieval;
+- **Tab. 3**: all tasks without MoE, all tasks with MoE (= the embedded default), each task left
+  out once;
+- **Tab. 4** on 2 gloo ranks: mixed sampling, unmixed, + gathered negatives, + TBGN.
+
+**Equal budget.**  The generalist (``configs/upv2_tiny_synthetic.py``) trains task k for
+``max_iters * s_k / sum(s)`` iterations in expectation (``train_cfg.tasks`` sampling weights).
+A row's ``budget`` names the shares it gets - its tasks, and ``'pre_stage'`` for the iterations of
+the generalist's pre-stage (a run whose checkpoint feeds the next run's ``load_from``) - at the
+batch size of that task; a row with a ``pre_stage`` runs it first (cached per seed) and its
+wall-clock counts into the row's.  Multi-task rows with fewer tasks keep every task's share.
+``--budget-scale`` multiplies every row's iterations (pre-stages included); warm-up and decay
+points of ``param_scheduler`` scale with them.
+
+Results of finished runs are kept in the output JSON; a rerun skips runs whose settings are
+unchanged, so an interrupted grid resumes.  Usage::
+
+    nice -n 10 python tools/analysis/generalist_vs_specialists.py                 # full grid
+    python tools/analysis/generalist_vs_specialists.py --rows spec_det all_moe --seeds 0 1 \\
+        --budget-scale 0.25 --out docs/generalist_vs_specialists
+
+writes ``OUT.json`` (every run), ``OUT.md`` (the table, mean +- s.d. over seeds) and ``OUT.png``.
+"""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REFERENCE = 'configs/upv2_tiny_synthetic.py'
+PRE_STAGE = 'pre_stage'  # a budget entry: the iterations of the generalist's pre-stage
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A run trained before a row's own run; its final checkpoint goes into the row's config.
+
+    Args:
+        config (str): config path relative to the repository root.
+        options (dict): config overrides (dotted keys, ``Config.merge_from_dict``).
+        into (str): the dotted config key of the next run that receives the checkpoint path.
+    """
+    config: str
+    options: Dict = field(default_factory=dict)
+    into: str = 'load_from'
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+#: The embedded default's pre-stage (``None``: one stage).  When the default trains the proposal
+#: network first, set it to e.g.
+#: ``Stage('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py')`` (or pass
+#: ``--pre-stage``): every UPv2 row then runs it first, and specialists whose budget lists
+#: ``'pre_stage'`` get its iterations.
+EMBEDDED_PRE_STAGE: Optional[Stage] = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the grid.
+
+    Args:
+        name (str): short name (``--rows``).
+        group (str): table section.
+        label (str): what the row is, for the table.
+        config (str): config path relative to the repository root.
+        budget (tuple[str]): the generalist's shares this row gets: task names of
+            :data:`REFERENCE` and/or ``'pre_stage'``.
+        options (dict): config overrides (dotted keys).
+        tasks (tuple[str], optional): keep only these tasks of a multi-task config.
+        ranks (int): processes (``tools/dist_train.sh`` when > 1).
+        pre_stage (bool): run the embedded default's pre-stage first (if it has one).
+    """
+    name: str
+    group: str
+    label: str
+    config: str
+    budget: Tuple[str, ...]
+    options: Dict = field(default_factory=dict)
+    tasks: Optional[Tuple[str, ...]] = None
+    ranks: int = 1
+    pre_stage: bool = False
+
+
+TASKS = ('syn_cls', 'syn_det', 'syn_cap', 'syn_ret')
+TASK_NAMES = dict(syn_cls='cls', syn_det='det', syn_cap='cap', syn_ret='ret')
+
+
+def default_rows() -> List[Row]:
+    """The grid: specialists, UPv2 single task, Tab. 3, Tab. 4."""
+    single = dict(syn_cls='upv2_tiny_cls_synthetic', syn_det='upv2_det_synthetic',
+                  syn_cap='upv2_tiny_cap_synthetic', syn_ret='upv2_tiny_ret_synthetic')
+    rows = [
+        Row('spec_det', 'specialist', 'class-aware Mask DINO (mmdet)',
+            'configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py', (PRE_STAGE, 'syn_det')),
+        Row('spec_cls', 'specialist', 'ImageClassifier, linear head (mmpretrain)',
+            'configs/specialists/mobilenetv2_linear_synthetic_cls.py', ('syn_cls', )),
+    ]
+    rows += [Row(f'single_{TASK_NAMES[t]}', 'UPv2 single task', f'UPv2, {TASK_NAMES[t]} alone',
+                 f'configs/single_task/{single[t]}.py', (t, ), pre_stage=True) for t in TASKS]
+    rows += [
+        Row('all_no_moe', 'Tab. 3', 'all tasks, no MoE',
+            'configs/ablations/upv2_tiny_synthetic_no_moe.py', TASKS, pre_stage=True),
+        Row('all_moe', 'Tab. 3', 'all tasks + MoE (embedded default)', REFERENCE, TASKS,
+            pre_stage=True),
+    ]
+    rows += [Row(f'loo_{TASK_NAMES[t]}', 'Tab. 3', f'all tasks + MoE, without {TASK_NAMES[t]}',
+                 REFERENCE, tuple(k for k in TASKS if k != t),
+                 tasks=tuple(k for k in TASKS if k != t), pre_stage=True) for t in TASKS]
+    tab4 = [('t4_mixed', 'mixed', 'configs/ablations/upv2_tiny_synthetic_mixed.py'),
+            ('t4_unmixed', 'unmixed', 'configs/ablations/upv2_tiny_synthetic_no_gather_no_tbgn.py'),
+            ('t4_gather', 'unmixed + gather', 'configs/ablations/upv2_tiny_synthetic_no_tbgn.py'),
+            ('t4_tbgn', 'unmixed + gather + TBGN', REFERENCE)]
+    rows += [Row(name, 'Tab. 4 (2 ranks)', label, config, TASKS, ranks=2, pre_stage=True)
+             for name, label, config in tab4]
+    return rows
+
+
+#: canonical metric -> (column title, pattern of the evaluator's key, factor to percent)
+METRICS = {
+    'cls_top1': ('cls top-1', r'(^|/)top1$', 1.0),
+    'det_box_ap': ('box AP', r'(^|/)bbox_mAP$', 100.0),
+    'det_mask_ap': ('mask AP', r'(^|/)segm_mAP$', 100.0),
+    'cap_bleu4': ('B@4', r'(^|/)Bleu_4$', 100.0),
+    'cap_cider': ('CIDEr', r'(^|/)CIDEr$', 100.0),
+    'ret_i2t_r1': ('i2t R@1', r'(^|/)i2t/(.+/)?Recall@1$', 1.0),
+    'ret_t2i_r1': ('t2i R@1', r'(^|/)t2i/(.+/)?Recall@1$', 1.0),
+}
+
+
+# ------------------------------------------------------------------------------------- budget
+def load_config(path: str):
+    from mmengine.config import Config
+    full = path if osp.isabs(path) else osp.join(ROOT, path)
+    if not osp.isfile(full):
+        raise FileNotFoundError(f'generalist_vs_specialists: config not found: {full}')
+    return Config.fromfile(full)
+
+
+def generalist_shares(cfg) -> Dict[str, float]:
+    """Expected iterations of each task in the generalist: ``max_iters * s_k / sum(s)``.
+
+    Args:
+        cfg (Config): a ``MultiTaskTrainLoop`` config (``train_cfg.tasks`` with sampling weights).
+    """
+    tasks = cfg.train_cfg.get('tasks')
+    if not tasks:
+        raise KeyError('generalist_vs_specialists: the reference config has no train_cfg.tasks')
+    weights = {k: (v or {}).get('sampling_weight', 1.0) for k, v in tasks.items()}
+    total = sum(weights.values())
+    return {k: cfg.train_cfg.max_iters * w / total for k, w in weights.items()}
+
+
+def row_iterations(row: Row, shares: Dict[str, float], pre_iters: int, scale: float) -> int:
+    """Iterations of ``row``'s own run: the sum of its budget shares, times ``scale``.
+
+    Args:
+        row (Row): the row.
+        shares (dict): :func:`generalist_shares` of the reference.
+        pre_iters (int): iterations of the reference's pre-stage (0 without one), unscaled.
+        scale (float): ``--budget-scale``.
+    """
+    total = 0.0
+    for entry in row.budget:
+        if entry == PRE_STAGE:
+            total += pre_iters
+        elif entry in shares:
+            total += shares[entry]
+        else:
+            raise KeyError(f'generalist_vs_specialists: row {row.name!r} budget entry {entry!r} '
+                           f'is neither {PRE_STAGE!r} nor a task of {REFERENCE} '
+                           f'(train_cfg.tasks: {sorted(shares)})')
+    return max(2, int(round(total * scale)))
+
+
+# ------------------------------------------------------------------------- config of one run
+def keep_tasks(cfg, tasks: Sequence[str]) -> None:
+    """Drop every task of a multi-task config but ``tasks`` (model, loop, loaders, evaluators)."""
+    known = set(cfg.train_cfg.get('tasks') or {})
+    missing = set(tasks) - known
+    if missing:
+        raise KeyError(f'generalist_vs_specialists: tasks {sorted(missing)} are not in '
+                       f'train_cfg.tasks ({sorted(known)})')
+    for holder in (cfg.train_cfg.tasks, cfg.model.tasks, cfg.get('train_dataloader'),
+                   cfg.get('val_dataloader'), cfg.get('test_dataloader'),
+                   cfg.get('val_evaluator'), cfg.get('test_evaluator')):
+        if holder is None:
+            continue
+        for name in [k for k in holder if k in known and k not in tasks]:
+            del holder[name]
+
+
+def set_iterations(cfg, iters: int) -> None:
+    """``train_cfg.max_iters = iters``; validation and the one kept checkpoint at the end;
+    ``param_scheduler`` begins / ends / milestones scaled by ``iters / max_iters``."""
+    old = cfg.train_cfg.max_iters
+    factor = iters / old
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    schedulers = cfg.get('param_scheduler') or []
+    for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if sched.get('by_epoch', True):
+            raise ValueError(f'generalist_vs_specialists: {sched.get("type")} in param_scheduler '
+                             'is by epoch; the grid scales iteration schedules only')
+        begin = min(iters - 1, int(round(sched.get('begin', 0) * factor)))
+        end = min(iters, int(round(sched.get('end', old) * factor)))
+        sched.begin, sched.end = begin, max(end, begin + 1)
+        if 'milestones' in sched:
+            sched.milestones = [max(1, int(round(m * factor))) for m in sched.milestones]
+    hooks = cfg.default_hooks
+    hooks.checkpoint.update(interval=iters, max_keep_ckpts=1, by_epoch=False)
+    hooks.logger.interval = min(hooks.logger.get('interval', 50), iters)
+
+
+def run_config(config: str, options: Dict, tasks: Optional[Sequence[str]], iters: int, seed: int,
+               inputs: Optional[Tuple[str, str]] = None):
+    """The config of one run: ``config`` + ``options``, only ``tasks``, ``iters`` iterations,
+    ``randomness.seed = seed``; ``inputs = (key, checkpoint)`` sets a pre-stage's checkpoint."""
+    cfg = load_config(config)
+    if options:
+        cfg.merge_from_dict(dict(options))
+    if tasks is not None:
+        keep_tasks(cfg, tasks)
+    set_iterations(cfg, iters)
+    cfg.merge_from_dict({'randomness.seed': seed})
+    if inputs is not None:
+        cfg.merge_from_dict({inputs[0]: inputs[1]})
+    return cfg
+
+
+def task_iterations(cfg, iters: int, seed: int) -> Dict[str, float]:
+    """Iterations of each task in a run: the draws of rank 0 for ``MultiTaskTrainLoop``
+    (expected counts under mixed sampling), all of them otherwise."""
+    tasks = cfg.train_cfg.get('tasks')
+    if not tasks:
+        return {'all': iters}
+    sys.path.insert(0, osp.join(ROOT, 'projects'))
+    from uniperceiver_v2.engine.task_sampler import build_task_sampler
+    sampler = build_task_sampler(tasks, seed=seed, sampling=cfg.train_cfg.get('sampling',
+                                                                              'unmixed'))
+    return {TASK_NAMES.get(k, k): v for k, v in sampler.counts(iters).items()}
+
+
+# ------------------------------------------------------------------------------------ running
+def train_env(ranks: int) -> Dict[str, str]:
+    env = dict(os.environ, PYTHON=sys.executable)
+    env.setdefault('OMP_NUM_THREADS', '1')
+    env['PYTHONPATH'] = os.pathsep.join([osp.join(ROOT, 'projects'), env.get('PYTHONPATH', '')])
+    if ranks > 1:
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            env['PORT'] = str(s.getsockname()[1])
+    return env
+
+
+def write_run_config(cfg, base: str, path: str) -> None:
+    """``cfg`` as a config that inherits ``base`` and replaces the top-level keys that differ.
+
+    (``Config.dump`` sorts dict keys, and the order of ``train_cfg.tasks`` is the order of the
+    task sampler's intervals: the dumped generalist would draw another task sequence.)
+    """
+    old = load_config(base).to_dict()
+    lines = [f'_base_ = [{osp.join(ROOT, base)!r}]']
+    for key, value in cfg.to_dict().items():
+        if key in old and old[key] == value:
+            continue
+        if isinstance(value, dict) and isinstance(old.get(key), dict):
+            value = dict(_delete_=True, **value)
+        lines.append(f'{key} = {value!r}')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def train(cfg, base: str, work_dir: str, ranks: int, cwd: str) -> float:
+    """Train ``cfg`` (written into ``work_dir`` as a child of ``base``); returns the command's
+    wall-clock seconds."""
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, 'run_config.py')
+    write_run_config(cfg, base, path)
+    if ranks > 1:
+        cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), path, str(ranks)]
+    else:
+        cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path]
+    cmd += ['--work-dir', work_dir]
+    t0 = time.perf_counter()
+    with open(osp.join(work_dir, 'train.out'), 'w') as log:
+        proc = subprocess.run(cmd, cwd=cwd, env=train_env(ranks), stdout=log,
+                              stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        with open(osp.join(work_dir, 'train.out')) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} exited {proc.returncode} (log: '
+                           f'{osp.join(work_dir, "train.out")}):\n{tail}')
+    return wall
+
+
+def read_metrics(work_dir: str) -> Dict[str, float]:
+    """The last validation results of the newest run in ``work_dir``, as :data:`METRICS`."""
+    stamps = sorted(d for d in os.listdir(work_dir)
+                    if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
+    if not stamps:
+        raise FileNotFoundError(f'generalist_vs_specialists: no */vis_data/scalars.json in '
+                                f'{work_dir}')
+    out: Dict[str, float] = {}
+    with open(osp.join(work_dir, stamps[-1], 'vis_data', 'scalars.json')) as f:
+        for line in f:
+            scalars = json.loads(line)
+            found = {}
+            for name, (_, pattern, factor) in METRICS.items():
+                for key, value in scalars.items():
+                    if re.search(pattern, key):
+                        found[name] = float(value) * factor
+            if found:
+                out = found
+    return out
+
+
+def final_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+class Grid:
+    """Runs rows and keeps every result in one JSON file (the cache).
+
+    Args:
+        out (str): output path without extension (``.json``, ``.md``, ``.png`` are written).
+        work_root (str): folder of the runs' work dirs.
+        cwd (str): folder the runs start in (its ``data/synthetic`` is the data).
+        scale (float): ``--budget-scale``.
+        pre_stage (Stage, optional): the embedded default's pre-stage.
+    """
+
+    def __init__(self, out: str, work_root: str, cwd: str, scale: float,
+                 pre_stage: Optional[Stage]) -> None:
+        self.out, self.work_root, self.cwd, self.scale = out, work_root, cwd, scale
+        self.pre_stage = pre_stage
+        reference = load_config(REFERENCE)
+        self.shares = generalist_shares(reference)
+        self.pre_iters = 0
+        if pre_stage is not None:
+            self.pre_iters = load_config(pre_stage.config).train_cfg.max_iters
+        self.batch = {t: reference.train_dataloader[t].batch_size for t in self.shares}
+        self.results = dict(runs={}, pre_stages={})
+        if osp.isfile(out + '.json'):
+            with open(out + '.json') as f:
+                old = json.load(f)
+            self.results.update(runs=old.get('runs', {}), pre_stages=old.get('pre_stages', {}))
+
+    def reference(self) -> dict:
+        """The generalist's budget: expected iterations and batch size per task, pre-stage."""
+        return dict(config=REFERENCE, task_iterations=self.shares, batch_size=self.batch,
+                    pre_stage=asdict(self.pre_stage) if self.pre_stage else None,
+                    pre_stage_iterations=self.pre_iters, budget_scale=self.scale)
+
+    def save(self) -> None:
+        os.makedirs(osp.dirname(osp.abspath(self.out)), exist_ok=True)
+        data = dict(reference=self.reference(), **self.results)
+        with open(self.out + '.json', 'w') as f:
+            json.dump(data, f, indent=1)
+
+    def signature(self, row: Row) -> dict:
+        """What a cached run of ``row`` must match to be reused (and shown)."""
+        pre = self.pre_stage if row.pre_stage else None
+        signature = dict(config=row.config, options=row.options, tasks=row.tasks,
+                         iterations=row_iterations(row, self.shares, self.pre_iters, self.scale),
+                         ranks=row.ranks, pre_stage=pre.key() if pre else None)
+        return json.loads(json.dumps(signature))  # as the JSON cache holds it
+
+    def finished(self, row: Row) -> List[dict]:
+        """The cached runs of ``row`` under the current settings, by seed."""
+        runs = [r for k, r in self.results['runs'].items() if k.startswith(row.name + '/')
+                and r.get('signature') == self.signature(row)]
+        return sorted(runs, key=lambda r: r['seed'])
+
+    def run_pre_stage(self, seed: int) -> dict:
+        """The pre-stage of ``seed`` (cached while its checkpoint exists)."""
+        stage = self.pre_stage
+        iters = max(2, int(round(self.pre_iters * self.scale)))
+        key = f'{stage.key()}|seed={seed}|iters={iters}'
+        cached = self.results['pre_stages'].get(key)
+        if cached and osp.isfile(cached['checkpoint']):
+            return cached
+        work_dir = osp.join(self.work_root, f'pre_stage_{osp.splitext(osp.basename(stage.config))[0]}'
+                            f'_seed{seed}')
+        cfg = run_config(stage.config, stage.options, None, iters, seed)
+        wall = train(cfg, stage.config, work_dir, 1, self.cwd)
+        record = dict(checkpoint=final_checkpoint(work_dir), iterations=iters, wall_s=wall,
+                      work_dir=work_dir)
+        self.results['pre_stages'][key] = record
+        self.save()
+        return record
+
+    def run(self, row: Row, seed: int) -> dict:
+        """Train ``row`` with ``seed`` unless the cache holds the same run."""
+        if row.pre_stage and PRE_STAGE in row.budget:
+            raise ValueError(f'row {row.name}: a row that runs the pre-stage cannot also get its '
+                             'iterations as budget')
+        iters = row_iterations(row, self.shares, self.pre_iters, self.scale)
+        pre = self.pre_stage if row.pre_stage else None
+        key = f'{row.name}/seed{seed}'
+        cached = self.results['runs'].get(key)
+        if cached and cached.get('signature') == self.signature(row):
+            print(f'[{key}] cached')
+            return cached
+        pre_record = self.run_pre_stage(seed) if pre else None
+        inputs = (pre.into, pre_record['checkpoint']) if pre else None
+        cfg = run_config(row.config, row.options, row.tasks, iters, seed, inputs)
+        work_dir = osp.join(self.work_root, row.name, f'seed{seed}')
+        print(f'[{key}] {iters} iterations on {row.ranks} rank(s) -> {work_dir}', flush=True)
+        wall = train(cfg, row.config, work_dir, row.ranks, self.cwd)
+        record = dict(row=row.name, group=row.group, label=row.label, seed=seed,
+                      signature=self.signature(row), iterations=iters,
+                      task_iterations=task_iterations(cfg, iters, seed),
+                      pre_stage_iterations=pre_record['iterations'] if pre_record else 0,
+                      own_wall_s=wall, pre_stage_wall_s=pre_record['wall_s'] if pre_record else 0,
+                      wall_s=wall + (pre_record['wall_s'] if pre_record else 0),
+                      ranks=row.ranks, metrics=read_metrics(work_dir), work_dir=work_dir)
+        self.results['runs'][key] = record
+        self.save()
+        print(f'[{key}] {record["wall_s"]:.0f} s: {record["metrics"]}', flush=True)
+        return record
+
+
+# ------------------------------------------------------------------------------------- report
+def summarise(runs: List[dict]) -> Dict[str, Tuple[float, float, int]]:
+    """Per metric: mean, sample standard deviation (0 with one seed) and the number of seeds."""
+    out = {}
+    for name in METRICS:
+        values = [r['metrics'][name] for r in runs if name in r['metrics']]
+        if values:
+            mean = sum(values) / len(values)
+            sd = math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1)) \
+                if len(values) > 1 else 0.0
+            out[name] = (mean, sd, len(values))
+    return out
+
+
+def fmt(mean: float, sd: float, n: int) -> str:
+    return f'{mean:.1f} ± {sd:.1f}' if n > 1 else f'{mean:.1f}'
+
+
+def write_table(report: List[Tuple[Row, List[dict]]], reference: dict, out: str,
+                command: str) -> None:
+    """``out.md``: one line per row, mean ± s.d. over seeds.
+
+    Args:
+        report (list): ``(row, its finished runs)`` in grid order.
+        reference (dict): the ``reference`` entry of the JSON.
+        out (str): output path without extension.
+        command (str): the command line, quoted in the text.
+    """
+    tasks = reference['task_iterations']
+    lines = [
+        '# Generalist vs specialists on the embedded synthetic data (paper Tab. 3 and Tab. 4)',
+        '', f'Written by `{command}`; every run is in `{osp.basename(out)}.json`.', '',
+        f'Reference: `{reference["config"]}`, expected iterations per task '
+        + ', '.join(f'{TASK_NAMES.get(k, k)} {v:.0f}' for k, v in tasks.items())
+        + ' (batch ' + ', '.join(f'{TASK_NAMES.get(k, k)} {v}'
+                                 for k, v in reference['batch_size'].items()) + ')'
+        + (f', after a pre-stage of {reference["pre_stage_iterations"]} iterations '
+           f'(`{reference["pre_stage"]["config"]}`)' if reference['pre_stage'] else '')
+        + f'; budget scale {reference["budget_scale"]}. Each row trains its tasks for those '
+        'iterations (times the scale) at those batch sizes per rank (the Tab. 4 rows run 2 '
+        'ranks: twice the images). Values: mean ± sample s.d. over the seeds; wall-clock: the '
+        'whole command (start-up, training, validation; pre-stage included), mean over seeds.',
+        '', '| group | row | ranks | iterations (per task) | wall-clock | seeds | '
+        + ' | '.join(v[0] for v in METRICS.values()) + ' |',
+        '|---|---|---:|---|---:|---|' + '---:|' * len(METRICS)]
+    for row, runs in report:
+        stats = summarise(runs)
+        first = runs[0]
+        iters = f'{first["iterations"]}'
+        if 'all' not in first['task_iterations']:
+            iters += ' (' + ', '.join(f'{k} {v:.0f}' for k, v in
+                                      first['task_iterations'].items()) + ')'
+        if first['pre_stage_iterations']:
+            iters += f' + {first["pre_stage_iterations"]} pre-stage'
+        wall = sum(r['wall_s'] for r in runs) / len(runs)
+        seeds = ','.join(str(r['seed']) for r in runs)
+        cells = [fmt(*stats[m]) if m in stats else '' for m in METRICS]
+        lines.append(f'| {row.group} | {row.label} | {row.ranks} | {iters} | {wall / 60:.1f} min '
+                     f'| {seeds} | ' + ' | '.join(cells) + ' |')
+    with open(out + '.md', 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def write_plot(report: List[Tuple[Row, List[dict]]], out: str) -> None:
+    """``out.png``: one panel per metric, one bar per row (error bar: s.d. over seeds)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    stats = {row: summarise(runs) for row, runs in report}
+    groups = list(dict.fromkeys(row.group for row in stats))
+    colours = {g: plt.get_cmap('tab10')(i) for i, g in enumerate(groups)}
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 0.35 * len(stats) + 2),
+                             sharey=True)
+    labels = [f'{row.label} ({row.group})' for row in stats]
+    for ax, (name, (title, _, _)) in zip(axes, METRICS.items()):
+        for y, (row, s) in enumerate(stats.items()):
+            if name in s:
+                mean, sd, _ = s[name]
+                ax.barh(y, mean, xerr=sd or None, color=colours[row.group], capsize=2)
+                ax.text(mean, y, f' {mean:.1f}', va='center', fontsize=7)
+        ax.set_title(title)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(out + '.png', dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------- main
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    names = [r.name for r in default_rows()]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--rows', nargs='+', choices=names, default=names, metavar='ROW',
+                        help=f'rows to run (default: all): {" ".join(names)}')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    parser.add_argument('--budget-scale', type=float, default=1.0,
+                        help='multiply every row\'s iterations (pre-stages included)')
+    parser.add_argument('--out', default=osp.join(ROOT, 'docs', 'generalist_vs_specialists'),
+                        help='output path without extension (.json cache, .md table, .png plot)')
+    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'generalist_vs_specialists'),
+                        help='where the runs\' work dirs go')
+    parser.add_argument('--data-cwd', default=ROOT,
+                        help='folder the runs start in; its data/synthetic is the data')
+    parser.add_argument('--pre-stage', default=None, metavar='CONFIG',
+                        help='the embedded default\'s pre-stage config (overrides '
+                        'EMBEDDED_PRE_STAGE); its checkpoint becomes load_from')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    pre = Stage(args.pre_stage) if args.pre_stage else EMBEDDED_PRE_STAGE
+    if not osp.isdir(osp.join(args.data_cwd, 'data', 'synthetic')):
+        raise SystemExit(f'{args.data_cwd}/data/synthetic not found: run '
+                         'python tools/data/generate_synthetic.py first')
+    grid = Grid(args.out, args.work_dir, args.data_cwd, args.budget_scale, pre)
+    rows = [r for r in default_rows() if r.name in args.rows]
+    for row in rows:
+        for seed in args.seeds:
+            grid.run(row, seed)
+    command = 'python tools/analysis/generalist_vs_specialists.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    report = [(row, grid.finished(row)) for row in default_rows() if grid.finished(row)]
+    grid.save()
+    write_table(report, grid.reference(), args.out, command)
+    write_plot(report, args.out)
+    print(f'wrote {args.out}.md, .json, .png')
+    return grid.results
+
+
+if __name__ == '__main__':
+    main()
