@@ -28,7 +28,8 @@ def test_cli_writes_dataset(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'wrote 7 images' in proc.stdout + proc.stderr
-    assert sorted(os.listdir(out_dir)) == ['annotations', 'meta', 'test', 'train', 'val']
+    assert sorted(os.listdir(out_dir)) == ['annotations', 'meta', 'refcoco', 'semseg', 'test',
+                                           'train', 'val']
     with open(out_dir / 'annotations' / 'instances_train.json') as f:
         assert len(json.load(f)['images']) == 3
     with open(out_dir / 'meta' / 'generation.json') as f:
