@@ -12,11 +12,15 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 
+from ..models.tasks.base_task import load_class_names
 from ..utils.checkpoint import check_checkpoint_matches
 
 #: task component class -> what the inferencer calls it
 TASK_KINDS = dict(ClassificationTask='classification', DetectionTask='detection',
-                  CaptioningTask='captioning', RetrievalTask='retrieval')
+                  CaptioningTask='captioning', RetrievalTask='retrieval',
+                  GroundingTask='grounding', SemanticSegmentationTask='semantic_segmentation')
+#: the task kinds whose candidate set is a class list (replaceable at call time)
+CLASS_NAME_KINDS = ('classification', 'detection', 'semantic_segmentation')
 #: transforms that read annotations, which single images do not have
 ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'CleanCaption')
 
@@ -34,14 +38,17 @@ class UniPerceiverV2Inferencer:
         results = inferencer(['photo.png'], out_dir='outputs/')       # class, detections, caption
         inferencer.rank_images('a red circle', ['a.png', 'b.png'])    # text -> images
         inferencer.rank_texts('a.png', ['a red circle', 'a blue star'])  # image -> texts
+        inferencer.ground('a.png', 'the small red triangle left of the blue star')  # region
+        inferencer.segment('a.png', class_names=['red circle', 'blue star'])  # class per pixel
 
     Args:
         config (str | Config): the model config.
         checkpoint (str, optional): weights; None initialises the model as training would start
             (pretrained backbone / text weights, the rest random: tests, smoke runs).
         device (str): ``'cpu'``, ``'cuda'``, ...
-        class_names (Sequence[str] | str, optional): replace the classification and detection
-            class names (open vocabulary; a list or a file with one name per line).
+        class_names (Sequence[str] | str, optional): replace the classification, detection and
+            semantic-segmentation class names (open vocabulary; a list or a file with one name
+            per line).
     """
 
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -71,9 +78,8 @@ class UniPerceiverV2Inferencer:
             if kind is not None and kind not in self.task_names:
                 self.task_names[kind] = name
         if class_names is not None:
-            from ..models.tasks.base_task import load_class_names
             names = load_class_names(class_names, 'UniPerceiverV2Inferencer.class_names')
-            for kind in ('classification', 'detection'):
+            for kind in CLASS_NAME_KINDS:
                 if kind in self.task_names:
                     self.model.tasks[self.task_names[kind]].set_class_names(names)
         self.pipelines = {kind: self._pipeline(name) for kind, name in self.task_names.items()}
@@ -168,6 +174,100 @@ class UniPerceiverV2Inferencer:
             for r in results:
                 r['drawn'] = osp.join(out_dir, osp.splitext(osp.basename(r['img_path']))[0] + '.png')
         return results
+
+    # ------------------------------------------------------------------ grounding, semantic maps
+    def _single(self, kind: str, image: str, **fields) -> Tuple[torch.Tensor, list]:
+        """One image through the ``kind`` task's test pipeline (with extra ``fields`` such as the
+        expression), preprocessed."""
+        self.check_image(image)
+        sample = self.pipelines[kind](dict(img_path=image, img_id=0, sample_idx=0, image_id=0,
+                                           **fields))
+        data = self.model.data_preprocessor(pseudo_collate([sample]), False)
+        return data['inputs'], data['data_samples']
+
+    @torch.no_grad()
+    def ground(self, image: str, expressions: Union[str, Sequence[str]],
+               out_dir: Optional[str] = None) -> List[dict]:
+        """The region each referring expression describes (the most likely proposal).
+
+        Args:
+            image (str): image file path.
+            expressions (str | Sequence[str]): one or several expressions.
+            out_dir (str, optional): draw each expression's box and mask into
+                ``<out_dir>/<image name>_ground<i>.png``.
+
+        Returns:
+            list[dict]: per expression ``expression``, ``bbox`` (xyxy, original pixels),
+            ``score`` (its probability among the proposals), ``mask`` (bool ``(H, W)``) and
+            with ``out_dir`` ``drawn``.
+        """
+        texts = [expressions] if isinstance(expressions, str) else list(expressions)
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise ValueError('ground: give one or more non-empty expressions')
+        task = self.model.tasks[self.task('grounding')]
+        results = []
+        for i, text in enumerate(texts):
+            inputs, samples = self._single('grounding', image, text=text)
+            (sample, ) = task.predict(self.model, inputs, samples, texts=[text])
+            pred = sample.pred_instances
+            result = dict(expression=text, bbox=pred.bboxes[0].tolist(),
+                          score=float(pred.scores[0]))
+            if 'masks' in pred:
+                result['mask'] = pred.masks[0]
+            if out_dir is not None:
+                from mmdet.structures import DetDataSample
+                stem = osp.splitext(osp.basename(image))[0]
+                result['drawn'] = self._draw_one(
+                    image, DetDataSample(pred_instances=pred), [text],
+                    osp.join(out_dir, f'{stem}_ground{i}.png'))
+            results.append(result)
+        return results
+
+    @torch.no_grad()
+    def segment(self, image: str, class_names: Union[None, str, Sequence[str]] = None,
+                out_dir: Optional[str] = None, score_thr: float = 0.3) -> dict:
+        """A class per pixel (Mask2Former semantic inference over the proposals).
+
+        Args:
+            image (str): image file path.
+            class_names (Sequence[str] | str, optional): names for this call only (default the
+                task's test / training names).
+            out_dir (str, optional): draw the map into ``<out_dir>/<image name>_semseg.png``.
+            score_thr (float): drawing only: pixels whose best class score ``S_k`` is below it
+                are left undrawn (no proposal covers them).
+
+        Returns:
+            dict: ``sem_seg`` (long ``(H, W)`` class indices), ``scores`` (``(K, H, W)``),
+            ``class_names`` and with ``out_dir`` ``drawn``.
+        """
+        task = self.model.tasks[self.task('semantic_segmentation')]
+        names = (list(task.predict_class_names) if class_names is None else load_class_names(
+            class_names, 'UniPerceiverV2Inferencer.segment(class_names=...)'))
+        inputs, samples = self._single('semantic_segmentation', image)
+        (sample, ) = task.predict(self.model, inputs, samples, class_names=names)
+        scores, sem_seg = sample.seg_logits.data, sample.pred_sem_seg.data[0]
+        result = dict(sem_seg=sem_seg, scores=scores, class_names=names)
+        if out_dir is not None:
+            from mmdet.structures import DetDataSample
+            from mmengine.structures import PixelData
+            shown = sem_seg.masked_fill(scores.max(0)[0] < score_thr, 255)
+            stem = osp.splitext(osp.basename(image))[0]
+            result['drawn'] = self._draw_one(
+                image, DetDataSample(pred_sem_seg=PixelData(sem_seg=shown[None])), names,
+                osp.join(out_dir, f'{stem}_semseg.png'))
+        return result
+
+    def _draw_one(self, image: str, sample, names: Sequence[str], out_file: str) -> str:
+        """Draw one sample whose labels index ``names``; returns ``out_file``."""
+        from ..visualization import UniPerceiverV2Visualizer
+        os.makedirs(osp.dirname(out_file) or '.', exist_ok=True)
+        vis = UniPerceiverV2Visualizer.get_instance(f'upv2_inferencer_one_{id(self)}')
+        rng = np.random.RandomState(1)
+        vis.dataset_meta = dict(classes=list(names), palette=[
+            tuple(int(c) for c in rng.randint(64, 255, 3)) for _ in names])
+        vis.add_datasample(osp.basename(image), mmcv.imread(image, channel_order='rgb'), sample,
+                           pred_score_thr=0.0, out_file=out_file)
+        return out_file
 
     def detection_class_names(self) -> Sequence[str]:
         return self.model.tasks[self.task('detection')].predict_class_names

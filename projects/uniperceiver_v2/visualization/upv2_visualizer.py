@@ -11,7 +11,9 @@ from mmdet.visualization import DetLocalVisualizer
 class UniPerceiverV2Visualizer(DetLocalVisualizer):
     """mmdet's ``DetLocalVisualizer`` that also writes classification and caption predictions.
 
-    Detection / instance segmentation samples (``pred_instances``) are drawn by mmdet unchanged;
+    Detection / instance segmentation (``pred_instances``: boxes, masks; grounding draws its one
+    chosen region this way) and semantic maps (``pred_sem_seg`` with mmdet's ``sem_seg`` field,
+    255 = not drawn) are drawn by mmdet unchanged;
     samples with ``pred_label`` (classification) or ``pred_caption`` (captioning) get the predicted
     class name with its score, or the caption, printed in a banner above the image.
 
@@ -50,7 +52,8 @@ class UniPerceiverV2Visualizer(DetLocalVisualizer):
 
         Args match ``DetLocalVisualizer.add_datasample``.
         """
-        if data_sample is not None and 'pred_instances' in data_sample:
+        if data_sample is not None and ('pred_instances' in data_sample
+                                        or 'pred_sem_seg' in data_sample):
             super().add_datasample(name, image, data_sample, draw_gt=draw_gt, draw_pred=draw_pred,
                                    show=False, out_file=None, pred_score_thr=pred_score_thr,
                                    step=step)
