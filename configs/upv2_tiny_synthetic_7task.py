@@ -14,8 +14,7 @@ _base_ = [
 ]
 
 model = dict(
-    likelihood_head=dict(families=('classification', 'retrieval', 'captioning', 'detection',
-                                   'mlm', 'grounding')),
+    likelihood_head=dict(families={{_base_.syn_gs_families}}),
     tasks=dict(syn_ground={{_base_.syn_ground_task}}, syn_seg={{_base_.syn_seg_task}}))
 train_dataloader = dict(syn_ground={{_base_.syn_ground_train_dataloader}},
                         syn_seg={{_base_.syn_seg_train_dataloader}})

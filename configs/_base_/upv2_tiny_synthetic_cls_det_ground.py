@@ -7,8 +7,7 @@ _base_ = [
     './datasets/synthetic_grounding_semseg.py',
 ]
 model = dict(
-    likelihood_head=dict(families=('classification', 'retrieval', 'captioning', 'detection',
-                                   'mlm', 'grounding')),
+    likelihood_head=dict(families={{_base_.syn_gs_families}}),
     tasks=dict(_delete_=True, syn_cls={{_base_.syn_cls_task}}, syn_det={{_base_.syn_det_task}},
                syn_ground={{_base_.syn_ground_task}}))
 train_dataloader = dict(

@@ -47,18 +47,15 @@ ade_test_pipeline = [
     dict(type='mmseg.LoadAnnotations', reduce_zero_label=True),
     dict(type='mmseg.PackSegInputs'),
 ]
+ade_dataset = dict(type='mmseg.ADE20KDataset', data_root=ade_data_root)
 ade_train_dataloader = dict(
     batch_size=4, num_workers=4, persistent_workers=True, drop_last=True,
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
-    dataset=dict(type='mmseg.ADE20KDataset', data_root=ade_data_root,
-                 data_prefix=dict(img_path='images/training',
-                                  seg_map_path='annotations/training'),
-                 pipeline=ade_train_pipeline))
+    dataset=dict(**ade_dataset, pipeline=ade_train_pipeline, data_prefix=dict(
+        img_path='images/training', seg_map_path='annotations/training')))
 ade_val_dataloader = dict(
     batch_size=1, num_workers=4, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='mmseg.ADE20KDataset', data_root=ade_data_root,
-                 data_prefix=dict(img_path='images/validation',
-                                  seg_map_path='annotations/validation'),
-                 pipeline=ade_test_pipeline))
+    dataset=dict(**ade_dataset, pipeline=ade_test_pipeline, data_prefix=dict(
+        img_path='images/validation', seg_map_path='annotations/validation')))
 ade_val_evaluator = dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'])

@@ -15,6 +15,8 @@ syn_gs_classes = ('red circle', 'green circle', 'blue circle', 'yellow circle', 
                'yellow star', 'red hexagon', 'green hexagon', 'blue hexagon', 'yellow hexagon')
 
 # ------------------------------------------------------------------------------ task formulations
+# the likelihood head's temperature families with grounding's own
+syn_gs_families = ('classification', 'retrieval', 'captioning', 'detection', 'mlm', 'grounding')
 # candidates = all proposal queries (as detection); own temperature family 'grounding'
 syn_ground_task = dict(type='GroundingTask', num_proposals=30, family='grounding')
 # pixel classes from detection's proposals and class likelihood (family 'detection')
