@@ -4,8 +4,7 @@
 # generalist; narrow Mask DINO, 30 queries) made class-aware - 20 sigmoid-focal class logits per
 # query instead of one objectness logit (ClassAwareMaskDINOHead) - trained as a plain mmdet
 # detector with that config's recipe (AdamW, clip 1, step decay) on the generalist's detection
-# data (128 px, batch 8, no flips, CocoMetric bbox + segm).  The network is the proposal-
-# pretraining stage's (2 encoder / 3 decoder layers; inside the tiny generalist today: 1 / 2).
+# data (128 px, batch 8, no flips, CocoMetric bbox + segm).
 #
 # Why this and not mmdet's Mask2Former or DINO: it is the generalist's own box / mask machinery
 # (same backbone, encoder, decoder, queries and losses), so the comparison isolates what the issue
@@ -14,8 +13,9 @@
 # Mask2Former has another decoder (masked attention, no box branch).
 #
 # Budget (tools/analysis/generalist_vs_specialists.py sets it): the detection share of the
-# embedded default, max_iters * s_det / sum(s) = 2800 * 3 / 7 = 1200 iterations of batch 8
-# (plus the proposal-pretraining stage's iterations when the default has one).
+# embedded default - its proposal-pretraining stage (800 iterations of batch 8) plus
+# max_iters * s_det / sum(s) = 2800 * 3 / 7 = 1200 iterations of batch 8 - set to 2000 there;
+# 1200 here.
 #   python tools/train.py configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py
 _base_ = [
     '../proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',

@@ -46,8 +46,8 @@ def test_row_iterations_sum_the_budget_and_scale(shares):
 
 def test_run_config_keeps_tasks_in_order_scales_schedule_and_round_trips(tmp_path):
     row = next(r for r in gvs.default_rows() if r.name == 'loo_det')
-    cfg = gvs.run_config(row.config, row.options, row.tasks, 700, seed=3,
-                         inputs=('load_from', '/x/iter_8.pth'))
+    start = gvs.EMBEDDED_PRE_STAGE.hand_off('/x/iter_8.pth')
+    cfg = gvs.run_config(row.config, row.options, row.tasks, 700, seed=3, start=start)
     assert list(cfg.train_cfg.tasks) == ['syn_cls', 'syn_cap', 'syn_ret']
     for holder in (cfg.model.tasks, cfg.train_dataloader, cfg.val_dataloader, cfg.val_evaluator,
                    cfg.test_dataloader, cfg.test_evaluator):
@@ -57,7 +57,10 @@ def test_run_config_keeps_tasks_in_order_scales_schedule_and_round_trips(tmp_pat
     assert (warmup.begin, warmup.end) == (0, round(50 * 700 / 2800))
     assert (cosine.begin, cosine.end) == (round(50 * 700 / 2800), 700)
     assert cfg.default_hooks.checkpoint.interval == 700
-    assert cfg.randomness.seed == 3 and cfg.load_from == '/x/iter_8.pth'
+    assert cfg.randomness.seed == 3
+    assert cfg.model.image_encoder.proposal_network.init_cfg == dict(
+        type='Pretrained', checkpoint='/x/iter_8.pth')
+    assert gvs.Stage('a.py').hand_off('/x/iter_8.pth') == dict(load_from='/x/iter_8.pth')
     path = tmp_path / 'run.py'
     gvs.write_run_config(cfg, row.config, str(path))
     again = Config.fromfile(str(path))
@@ -136,10 +139,11 @@ def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
 # ------------------------------------------------------------------------------- smoke grid
 def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
     """A specialist, a UPv2 single-task row and a 2-rank Tab. 4 row at 2-3 iterations on the
-    tiny synthetic copy: table, JSON and plot written; a rerun takes everything from the cache."""
+    tiny synthetic copy, the UPv2 rows after the embedded default's pre-stage (run once): table,
+    JSON and plot written; a rerun takes everything from the cache."""
     out = tmp_path / 'grid'
     cmd = [sys.executable, str(ROOT / 'tools' / 'analysis' / 'generalist_vs_specialists.py'),
-           '--rows', 'spec_cls', 'single_ret', 't4_tbgn', '--seeds', '0',
+           '--rows', 'spec_cls', 'single_cls', 't4_tbgn', '--seeds', '0',
            '--budget-scale', '0.001', '--out', str(out), '--work-dir', str(tmp_path / 'w'),
            '--data-cwd', str(synthetic_cwd)]
     env = dict(os.environ, OMP_NUM_THREADS='1')
@@ -147,15 +151,18 @@ def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((out.parent / 'grid.json').read_text())
     runs = data['runs']
-    assert set(runs) == {'spec_cls/seed0', 'single_ret/seed0', 't4_tbgn/seed0'}
+    assert set(runs) == {'spec_cls/seed0', 'single_cls/seed0', 't4_tbgn/seed0'}
     assert set(runs['spec_cls/seed0']['metrics']) == {'cls_top1'}
-    assert set(runs['single_ret/seed0']['metrics']) == {'ret_i2t_r1', 'ret_t2i_r1'}
+    assert set(runs['single_cls/seed0']['metrics']) == {'cls_top1'}
     assert set(runs['t4_tbgn/seed0']['metrics']) == set(gvs.METRICS)
     t4 = runs['t4_tbgn/seed0']
     assert t4['ranks'] == 2 and t4['iterations'] == 3 and sum(t4['task_iterations'].values()) == 3
     assert all(r['wall_s'] > 0 and r['seed'] == 0 for r in runs.values())
+    assert len(data['pre_stages']) == 1
+    assert t4['wall_s'] == pytest.approx(t4['own_wall_s'] + t4['pre_stage_wall_s'])
+    assert t4['pre_stage_wall_s'] > 0 and runs['spec_cls/seed0']['pre_stage_wall_s'] == 0
     table = (out.parent / 'grid.md').read_text()
-    for label in ('ImageClassifier', 'ret alone', 'unmixed + gather + TBGN'):
+    for label in ('ImageClassifier', 'cls alone', 'unmixed + gather + TBGN'):
         assert label in table
     assert (out.parent / 'grid.png').stat().st_size > 0
     t0 = time.perf_counter()

@@ -51,12 +51,14 @@ PRE_STAGE = 'pre_stage'  # a budget entry: the iterations of the generalist's pr
 
 @dataclass(frozen=True)
 class Stage:
-    """A run trained before a row's own run; its final checkpoint goes into the row's config.
+    """A run trained before a row's own run; its final checkpoint starts the row's model.
 
     Args:
         config (str): config path relative to the repository root.
         options (dict): config overrides (dotted keys, ``Config.merge_from_dict``).
-        into (str): the dotted config key of the next run that receives the checkpoint path.
+        into (str): where the checkpoint goes in the next run's config: ``'load_from'`` (the whole
+            model), or the dotted path of one module (``'model.image_encoder.proposal_network'``),
+            whose ``init_cfg`` becomes ``dict(type='Pretrained', checkpoint=...)``.
     """
     config: str
     options: Dict = field(default_factory=dict)
@@ -65,13 +67,20 @@ class Stage:
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def hand_off(self, checkpoint: str) -> Dict:
+        """The config override that starts the next run from ``checkpoint``."""
+        if self.into == 'load_from':
+            return dict(load_from=checkpoint)
+        return {f'{self.into}.init_cfg': dict(type='Pretrained', checkpoint=checkpoint)}
 
-#: The embedded default's pre-stage (``None``: one stage).  When the default trains the proposal
-#: network first, set it to e.g.
-#: ``Stage('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py')`` (or pass
-#: ``--pre-stage``): every UPv2 row then runs it first, and specialists whose budget lists
-#: ``'pre_stage'`` get its iterations.
-EMBEDDED_PRE_STAGE: Optional[Stage] = None
+
+#: The embedded default's pre-stage (None: one stage): the class-agnostic proposal network trained
+#: alone, whose last checkpoint starts the proposal network of configs/upv2_tiny_synthetic.py
+#: (``proposal_checkpoint`` there).  Every UPv2 row runs it first (``--pre-stage none``: skip);
+#: the detection specialist gets its iterations instead (budget entry ``'pre_stage'``).
+EMBEDDED_PRE_STAGE: Optional[Stage] = Stage(
+    'configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',
+    into='model.image_encoder.proposal_network')
 
 
 @dataclass(frozen=True)
@@ -232,9 +241,10 @@ def set_iterations(cfg, iters: int) -> None:
 
 
 def run_config(config: str, options: Dict, tasks: Optional[Sequence[str]], iters: int, seed: int,
-               inputs: Optional[Tuple[str, str]] = None):
+               start: Optional[Dict] = None, validate: bool = True):
     """The config of one run: ``config`` + ``options``, only ``tasks``, ``iters`` iterations,
-    ``randomness.seed = seed``; ``inputs = (key, checkpoint)`` sets a pre-stage's checkpoint."""
+    ``randomness.seed = seed``; ``start``: the overrides of :meth:`Stage.hand_off`;
+    ``validate=False``: no validation (a pre-stage only hands on its checkpoint)."""
     cfg = load_config(config)
     if options:
         cfg.merge_from_dict(dict(options))
@@ -242,8 +252,10 @@ def run_config(config: str, options: Dict, tasks: Optional[Sequence[str]], iters
         keep_tasks(cfg, tasks)
     set_iterations(cfg, iters)
     cfg.merge_from_dict({'randomness.seed': seed})
-    if inputs is not None:
-        cfg.merge_from_dict({inputs[0]: inputs[1]})
+    if start:
+        cfg.merge_from_dict(start)
+    if not validate:
+        cfg.merge_from_dict(dict(val_cfg=None, val_dataloader=None, val_evaluator=None))
     return cfg
 
 
@@ -403,7 +415,7 @@ class Grid:
             return cached
         work_dir = osp.join(self.work_root, f'pre_stage_{osp.splitext(osp.basename(stage.config))[0]}'
                             f'_seed{seed}')
-        cfg = run_config(stage.config, stage.options, None, iters, seed)
+        cfg = run_config(stage.config, stage.options, None, iters, seed, validate=False)
         wall = train(cfg, stage.config, work_dir, 1, self.cwd)
         record = dict(checkpoint=final_checkpoint(work_dir), iterations=iters, wall_s=wall,
                       work_dir=work_dir)
@@ -424,8 +436,8 @@ class Grid:
             print(f'[{key}] cached')
             return cached
         pre_record = self.run_pre_stage(seed) if pre else None
-        inputs = (pre.into, pre_record['checkpoint']) if pre else None
-        cfg = run_config(row.config, row.options, row.tasks, iters, seed, inputs)
+        start = pre.hand_off(pre_record['checkpoint']) if pre else None
+        cfg = run_config(row.config, row.options, row.tasks, iters, seed, start)
         work_dir = osp.join(self.work_root, row.name, f'seed{seed}')
         print(f'[{key}] {iters} iterations on {row.ranks} rank(s) -> {work_dir}', flush=True)
         wall = train(cfg, row.config, work_dir, row.ranks, self.cwd)
@@ -510,19 +522,20 @@ def write_plot(report: List[Tuple[Row, List[dict]]], out: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    stats = {row: summarise(runs) for row, runs in report}
-    groups = list(dict.fromkeys(row.group for row in stats))
+    stats = [(row, summarise(runs)) for row, runs in report]
+    groups = list(dict.fromkeys(row.group for row, _ in stats))
     colours = {g: plt.get_cmap('tab10')(i) for i, g in enumerate(groups)}
     fig, axes = plt.subplots(1, len(METRICS), figsize=(3.2 * len(METRICS), 0.35 * len(stats) + 2),
                              sharey=True)
-    labels = [f'{row.label} ({row.group})' for row in stats]
+    labels = [f'{row.label} ({row.group})' for row, _ in stats]
     for ax, (name, (title, _, _)) in zip(axes, METRICS.items()):
-        for y, (row, s) in enumerate(stats.items()):
+        for y, (row, s) in enumerate(stats):
             if name in s:
                 mean, sd, _ = s[name]
                 ax.barh(y, mean, xerr=sd or None, color=colours[row.group], capsize=2)
                 ax.text(mean, y, f' {mean:.1f}', va='center', fontsize=7)
         ax.set_title(title)
+        ax.set_xlim(0, max([1.0] + [s[name][0] * 1.2 for _, s in stats if name in s]))
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels, fontsize=8)
         ax.invert_yaxis()
@@ -547,22 +560,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-cwd', default=ROOT,
                         help='folder the runs start in; its data/synthetic is the data')
     parser.add_argument('--pre-stage', default=None, metavar='CONFIG',
-                        help='the embedded default\'s pre-stage config (overrides '
-                        'EMBEDDED_PRE_STAGE); its checkpoint becomes load_from')
+                        help='the embedded default\'s pre-stage config instead of '
+                        'EMBEDDED_PRE_STAGE\'s (same hand-off), or "none": no pre-stage')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    pre = Stage(args.pre_stage) if args.pre_stage else EMBEDDED_PRE_STAGE
+    pre = EMBEDDED_PRE_STAGE
+    if args.pre_stage == 'none':
+        pre = None
+    elif args.pre_stage:
+        pre = Stage(args.pre_stage, into=EMBEDDED_PRE_STAGE.into if EMBEDDED_PRE_STAGE else
+                    'load_from')
     if not osp.isdir(osp.join(args.data_cwd, 'data', 'synthetic')):
         raise SystemExit(f'{args.data_cwd}/data/synthetic not found: run '
                          'python tools/data/generate_synthetic.py first')
     grid = Grid(args.out, args.work_dir, args.data_cwd, args.budget_scale, pre)
-    rows = [r for r in default_rows() if r.name in args.rows]
-    for row in rows:
+    failed = []
+    for row in [r for r in default_rows() if r.name in args.rows]:
         for seed in args.seeds:
-            grid.run(row, seed)
+            try:
+                grid.run(row, seed)
+            except RuntimeError as err:  # a failed run: the other rows still run
+                print(f'[{row.name}/seed{seed}] FAILED: {err}', flush=True)
+                failed.append(f'{row.name}/seed{seed}')
     command = 'python tools/analysis/generalist_vs_specialists.py ' + ' '.join(
         sys.argv[1:] if argv is None else argv)
     report = [(row, grid.finished(row)) for row in default_rows() if grid.finished(row)]
@@ -570,6 +592,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     write_table(report, grid.reference(), args.out, command)
     write_plot(report, args.out)
     print(f'wrote {args.out}.md, .json, .png')
+    if failed:
+        raise SystemExit(f'failed runs (logs: train.out in their work dirs): {failed}')
     return grid.results
 
 
