@@ -1,6 +1,7 @@
 """The grounding / semantic-segmentation datasets of the configs, built on the tiny synthetic
 scenes: the embedded ones as shipped, the real RefCOCO / RefCOCO+ / RefCOCOg and ADE20K ones
 pointed at the synthetic files (same dataset classes and pipelines)."""
+import json
 import os
 import os.path as osp
 
@@ -8,7 +9,6 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DATASETS, init_default_scope
 
-from conftest import SYNTHETIC_TEST_SIZES
 from synthetic_scenes import REFS_FILE, generate_grounding_and_semseg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -20,7 +20,10 @@ def data_root(synthetic_data, tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('synthetic_gs_cfg')
     for name in os.listdir(synthetic_data['data_root']):
         os.symlink(osp.join(synthetic_data['data_root'], name), root / name)
-    generate_grounding_and_semseg(str(root), **SYNTHETIC_TEST_SIZES)
+    with open(osp.join(root, 'meta', 'generation.json')) as f:
+        args = json.load(f)  # the session copy's sizes
+    generate_grounding_and_semseg(str(root), **{k: args[k] for k in (
+        'num_train', 'num_val', 'num_test', 'image_size', 'seed')})
     return str(root)
 
 
@@ -37,7 +40,7 @@ def test_embedded_grounding_and_semseg_datasets(data_root):
     assert sample['data_samples'].gt_bboxes.shape == (1, 4)
     assert sample['data_samples'].metainfo['scale_factor'] == (2.0, 2.0)  # 64 px -> 128 px
     seg = build(dict(cfg.train_dataloader.syn_seg.dataset.to_dict(), data_root=data_root))
-    assert len(seg) == SYNTHETIC_TEST_SIZES['num_train']
+    assert len(seg) == len(os.listdir(osp.join(data_root, 'train')))
     assert seg[0]['data_samples'].gt_sem_seg.data.shape == (1, 64, 64)
 
 
