@@ -57,6 +57,9 @@ def test_run_config_keeps_tasks_in_order_scales_schedule_and_round_trips(tmp_pat
     assert (warmup.begin, warmup.end) == (0, round(50 * 700 / 2800))
     assert (cosine.begin, cosine.end) == (round(50 * 700 / 2800), 700)
     assert cfg.default_hooks.checkpoint.interval == 700
+    no_ckpt = gvs.run_config(row.config, {}, None, 700, seed=0, checkpoint=False)
+    hook = no_ckpt.default_hooks.checkpoint
+    assert hook.interval > 700 and not hook.save_last
     assert cfg.randomness.seed == 3
     assert cfg.model.image_encoder.proposal_network.init_cfg == dict(
         type='Pretrained', checkpoint='/x/iter_8.pth')
@@ -165,6 +168,8 @@ def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
     for label in ('ImageClassifier', 'cls alone', 'unmixed + gather + TBGN'):
         assert label in table
     assert (out.parent / 'grid.png').stat().st_size > 0
+    assert not list((tmp_path / 'w').glob('[!p]*/seed0/*.pth'))   # only the pre-stage saves
+    assert list((tmp_path / 'w').glob('pre_stage_*/iter_*.pth'))
     t0 = time.perf_counter()
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-3000:]

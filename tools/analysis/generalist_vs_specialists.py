@@ -16,18 +16,20 @@ evaluators' results), never recomputed here.  The rows:
 **Equal budget.**  The generalist (``configs/upv2_tiny_synthetic.py``) trains task k for
 ``max_iters * s_k / sum(s)`` iterations in expectation (``train_cfg.tasks`` sampling weights).
 A row's ``budget`` names the shares it gets - its tasks, and ``'pre_stage'`` for the iterations of
-the generalist's pre-stage (a run whose checkpoint feeds the next run's ``load_from``) - at the
-batch size of that task; a row with a ``pre_stage`` runs it first (cached per seed) and its
-wall-clock counts into the row's.  Multi-task rows with fewer tasks keep every task's share.
+the generalist's pre-stage (:data:`EMBEDDED_PRE_STAGE`: the class-agnostic proposal network
+trained alone, whose checkpoint starts the generalist's proposal network) - at the batch size of
+that task.  UPv2 rows run the pre-stage first (once per seed, cached) and count its wall-clock
+into theirs; the detection specialist gets its iterations instead.  Multi-task rows with fewer
+tasks keep every task's share.
 ``--budget-scale`` multiplies every row's iterations (pre-stages included); warm-up and decay
 points of ``param_scheduler`` scale with them.
 
 Results of finished runs are kept in the output JSON; a rerun skips runs whose settings are
 unchanged, so an interrupted grid resumes.  Usage::
 
-    nice -n 10 python tools/analysis/generalist_vs_specialists.py                 # full grid
-    python tools/analysis/generalist_vs_specialists.py --rows spec_det all_moe --seeds 0 1 \\
-        --budget-scale 0.25 --out docs/generalist_vs_specialists
+    nice -n 10 python tools/analysis/generalist_vs_specialists.py    # full grid, seeds 0 1 -> docs/
+    python tools/analysis/generalist_vs_specialists.py --rows spec_det all_moe --seeds 0 1 2 \\
+        --budget-scale 0.25 --out work_dirs/gvs_quarter/grid
 
 writes ``OUT.json`` (every run), ``OUT.md`` (the table, mean +- s.d. over seeds) and ``OUT.png``.
 """
@@ -218,9 +220,10 @@ def keep_tasks(cfg, tasks: Sequence[str]) -> None:
             del holder[name]
 
 
-def set_iterations(cfg, iters: int) -> None:
-    """``train_cfg.max_iters = iters``; validation and the one kept checkpoint at the end;
-    ``param_scheduler`` begins / ends / milestones scaled by ``iters / max_iters``."""
+def set_iterations(cfg, iters: int, checkpoint: bool = True) -> None:
+    """``train_cfg.max_iters = iters``; validation and (``checkpoint``) the one kept checkpoint
+    at the end, else none; ``param_scheduler`` begins / ends / milestones scaled by
+    ``iters / max_iters``."""
     old = cfg.train_cfg.max_iters
     factor = iters / old
     cfg.train_cfg.max_iters = iters
@@ -236,21 +239,25 @@ def set_iterations(cfg, iters: int) -> None:
         if 'milestones' in sched:
             sched.milestones = [max(1, int(round(m * factor))) for m in sched.milestones]
     hooks = cfg.default_hooks
-    hooks.checkpoint.update(interval=iters, max_keep_ckpts=1, by_epoch=False)
+    if checkpoint:
+        hooks.checkpoint.update(interval=iters, max_keep_ckpts=1, by_epoch=False)
+    else:  # interval past the end, no last one
+        hooks.checkpoint.update(interval=iters + 1, save_last=False, by_epoch=False)
     hooks.logger.interval = min(hooks.logger.get('interval', 50), iters)
 
 
 def run_config(config: str, options: Dict, tasks: Optional[Sequence[str]], iters: int, seed: int,
-               start: Optional[Dict] = None, validate: bool = True):
+               start: Optional[Dict] = None, validate: bool = True, checkpoint: bool = True):
     """The config of one run: ``config`` + ``options``, only ``tasks``, ``iters`` iterations,
     ``randomness.seed = seed``; ``start``: the overrides of :meth:`Stage.hand_off`;
-    ``validate=False``: no validation (a pre-stage only hands on its checkpoint)."""
+    ``validate=False``: no validation (a pre-stage only hands on its checkpoint);
+    ``checkpoint=False``: no checkpoint (see :func:`set_iterations`)."""
     cfg = load_config(config)
     if options:
         cfg.merge_from_dict(dict(options))
     if tasks is not None:
         keep_tasks(cfg, tasks)
-    set_iterations(cfg, iters)
+    set_iterations(cfg, iters, checkpoint)
     cfg.merge_from_dict({'randomness.seed': seed})
     if start:
         cfg.merge_from_dict(start)
@@ -361,11 +368,14 @@ class Grid:
         cwd (str): folder the runs start in (its ``data/synthetic`` is the data).
         scale (float): ``--budget-scale``.
         pre_stage (Stage, optional): the embedded default's pre-stage.
+        keep_checkpoints (bool): the rows' runs save their final checkpoint (pre-stages always
+            do).
     """
 
     def __init__(self, out: str, work_root: str, cwd: str, scale: float,
-                 pre_stage: Optional[Stage]) -> None:
+                 pre_stage: Optional[Stage], keep_checkpoints: bool = False) -> None:
         self.out, self.work_root, self.cwd, self.scale = out, work_root, cwd, scale
+        self.keep_checkpoints = keep_checkpoints
         self.pre_stage = pre_stage
         reference = load_config(REFERENCE)
         self.shares = generalist_shares(reference)
@@ -437,7 +447,8 @@ class Grid:
             return cached
         pre_record = self.run_pre_stage(seed) if pre else None
         start = pre.hand_off(pre_record['checkpoint']) if pre else None
-        cfg = run_config(row.config, row.options, row.tasks, iters, seed, start)
+        cfg = run_config(row.config, row.options, row.tasks, iters, seed, start,
+                         checkpoint=self.keep_checkpoints)
         work_dir = osp.join(self.work_root, row.name, f'seed{seed}')
         print(f'[{key}] {iters} iterations on {row.ranks} rank(s) -> {work_dir}', flush=True)
         wall = train(cfg, row.config, work_dir, row.ranks, self.cwd)
@@ -559,6 +570,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='where the runs\' work dirs go')
     parser.add_argument('--data-cwd', default=ROOT,
                         help='folder the runs start in; its data/synthetic is the data')
+    parser.add_argument('--keep-checkpoints', action='store_true',
+                        help='save each row\'s final checkpoint (default: only the pre-stages\')')
     parser.add_argument('--pre-stage', default=None, metavar='CONFIG',
                         help='the embedded default\'s pre-stage config instead of '
                         'EMBEDDED_PRE_STAGE\'s (same hand-off), or "none": no pre-stage')
@@ -576,7 +589,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if not osp.isdir(osp.join(args.data_cwd, 'data', 'synthetic')):
         raise SystemExit(f'{args.data_cwd}/data/synthetic not found: run '
                          'python tools/data/generate_synthetic.py first')
-    grid = Grid(args.out, args.work_dir, args.data_cwd, args.budget_scale, pre)
+    grid = Grid(args.out, args.work_dir, args.data_cwd, args.budget_scale, pre,
+                args.keep_checkpoints)
     failed = []
     for row in [r for r in default_rows() if r.name in args.rows]:
         for seed in args.seeds:
