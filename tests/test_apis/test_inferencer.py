@@ -19,6 +19,7 @@ def inferencer(synthetic_data):
     tasks.syn_cls.class_names = synthetic_data['classes_file']
     tasks.syn_cap.vocabulary = synthetic_data['train']['karpathy']
     tasks.syn_cap.max_length = 5
+    cfg.model.image_encoder.proposal_checkpoint = None  # untrained: no stage-1 checkpoint
     torch.manual_seed(0)
     return UniPerceiverV2Inferencer(cfg)
 

@@ -1,4 +1,5 @@
 """ImageEncoder: ImageTokens shapes, paddings, top-N selection, losses, reused assignment, grads."""
+import copy
 import os.path as osp
 
 import pytest
@@ -118,3 +119,41 @@ def test_missing_metainfo_is_reported(encoder, batch):
     bare = [DetDataSample(metainfo=dict(img_shape=(64, 96))) for _ in samples]
     with pytest.raises(KeyError, match='batch_input_shape'):
         encoder(inputs, bare)
+
+
+def test_proposal_checkpoint_survives_initialisation(tmp_path):
+    """A standalone proposal network's checkpoint (stage 1) is what the encoder holds after
+    init_weights - mmdet's DINO re-initialises its transformer after a Pretrained init_cfg."""
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(TINY_CFG).image_encoder
+    torch.manual_seed(1)
+    standalone = MODELS.build(copy.deepcopy(cfg.proposal_network))  # mmdet edits its config
+    standalone.init_weights()
+    path = str(tmp_path / 'stage1.pth')
+    torch.save(dict(state_dict=standalone.state_dict(), meta=dict()), path)
+    torch.manual_seed(2)
+    encoder = MODELS.build(dict(copy.deepcopy(cfg), proposal_checkpoint=path))
+    encoder.init_weights()
+    loaded = encoder.proposal_network.state_dict()
+    for key, value in standalone.state_dict().items():
+        assert torch.equal(loaded[key], value), key
+    # the naive way re-initialises the transformer: at least one tensor would differ
+    torch.manual_seed(2)
+    naive = MODELS.build(dict(cfg, proposal_network=dict(
+        copy.deepcopy(cfg.proposal_network), init_cfg=dict(type='Pretrained', checkpoint=path))))
+    naive.init_weights()
+    assert any(not torch.equal(naive.proposal_network.state_dict()[k], v)
+               for k, v in standalone.state_dict().items())
+
+
+def test_proposal_checkpoint_errors_name_the_key(tmp_path):
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(TINY_CFG).image_encoder
+    encoder = MODELS.build(dict(copy.deepcopy(cfg),
+                                proposal_checkpoint=str(tmp_path / 'missing.pth')))
+    with pytest.raises(FileNotFoundError, match='model.image_encoder.proposal_checkpoint'):
+        encoder.init_weights()
+    path = str(tmp_path / 'other.pth')
+    torch.save(dict(state_dict={'not_a_key': torch.zeros(1)}), path)
+    with pytest.raises(RuntimeError, match='not_a_key'):
+        MODELS.build(dict(cfg, proposal_checkpoint=path)).init_weights()

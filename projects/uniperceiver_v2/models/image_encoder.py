@@ -1,4 +1,5 @@
 """The Uni-Perceiver v2 image encoder: backbone + region proposals + global tokens (Sec. 4.1)."""
+import os.path as osp
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -7,6 +8,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
+from mmengine.runner import load_checkpoint
 from torch import Tensor
 
 from .image_tokens import ImageTokens
@@ -29,14 +31,20 @@ class ImageEncoder(BaseModule):
             are filled in). Defaults to ``dict(type='ProposalTokens')``.
         embed_dims (int): output token width (the unified decoder's width). Defaults to 768.
         num_proposals (int): default N, proposals kept for the decoder. Defaults to 200.
+        proposal_checkpoint (str, optional): checkpoint of the same proposal network trained on
+            its own (a plain mmdet detector, e.g. ``configs/proposal_network/``), loaded by
+            :meth:`init_weights`; the paper starts multi-task training from a detection-pretrained
+            proposal network.  Keys must match exactly.  Defaults to None.
         init_cfg (dict, optional): initialisation config.
     """
 
     def __init__(self, proposal_network: ConfigType, global_tokens: ConfigType,
                  proposal_tokens: ConfigType = dict(type='ProposalTokens'),
                  embed_dims: int = 768, num_proposals: int = 200,
+                 proposal_checkpoint: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.proposal_checkpoint = proposal_checkpoint
         self.proposal_network = MODELS.build(proposal_network)
         self.embed_dims = embed_dims
         self.num_proposals = num_proposals
@@ -45,6 +53,25 @@ class ImageEncoder(BaseModule):
         self.global_tokens = MODELS.build(dict(global_tokens, embed_dims=embed_dims))
         self.proposal_tokens = MODELS.build(dict(
             proposal_tokens, in_dims=self.proposal_network.embed_dims, embed_dims=embed_dims))
+
+    def init_weights(self) -> None:
+        """Initialise every part, then load ``proposal_checkpoint`` into the proposal network.
+
+        The checkpoint is loaded after the proposal network's own initialisation because mmdet's
+        DETR-family ``init_weights`` re-initialises the transformer after loading a
+        ``Pretrained`` ``init_cfg`` of the detector.
+        """
+        super().init_weights()
+        if self.proposal_checkpoint is None:
+            return
+        if '://' not in self.proposal_checkpoint and not osp.isfile(self.proposal_checkpoint):
+            raise FileNotFoundError(
+                f'ImageEncoder: proposal_checkpoint {self.proposal_checkpoint!r} (config key '
+                'model.image_encoder.proposal_checkpoint) does not exist: train the proposal '
+                'network first (the config header names the command), or set the key to None to '
+                'start from the backbone weights alone')
+        load_checkpoint(self.proposal_network, self.proposal_checkpoint, map_location='cpu',
+                        strict=True, logger='current')
 
     def _check_num_proposals(self, num: int) -> None:
         if not 0 < num <= self.num_queries:
