@@ -11,8 +11,11 @@ _base_ = [
     '_base_/datasets/text_corpus.py',
     '_base_/models/swin_backbones.py',
 ]
+# stage 1: configs/proposal_network/maskdino_proposal_swin-b_coco.py
+proposal_checkpoint = 'work_dirs/maskdino_proposal_swin-b_coco/epoch_50.pth'
 model = dict(
     image_encoder=dict(
+        proposal_checkpoint=proposal_checkpoint,
         proposal_network=dict(backbone={{_base_.swin_b_backbone}},
                               neck=dict(in_channels={{_base_.swin_b_channels}})),
         global_tokens=dict(in_channels=1024)),

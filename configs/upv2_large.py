@@ -2,8 +2,12 @@
 # further pre-trains it on Objects365 detection, which we do not: load such weights with
 # `load_from` or the backbone's init_cfg).  446M parameters at deployment in the paper.
 _base_ = ['upv2_base.py']
+# stage 1: configs/proposal_network/maskdino_proposal_swin-l_coco.py (the paper's is Objects365-
+# pretrained; point proposal_checkpoint at such a checkpoint of the same network if you have one)
+proposal_checkpoint = 'work_dirs/maskdino_proposal_swin-l_coco/epoch_50.pth'
 model = dict(
     image_encoder=dict(
+        proposal_checkpoint=proposal_checkpoint,
         proposal_network=dict(backbone={{_base_.swin_l_backbone}},
                               neck=dict(in_channels={{_base_.swin_l_channels}})),
         global_tokens=dict(in_channels=1536)),

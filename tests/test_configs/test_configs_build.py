@@ -166,3 +166,30 @@ def test_real_pipelines_on_synthetic_layout(stage, synthetic_data, tmp_path):
             assert 'text' in ds
             if stage != 'train':
                 assert len(ds.gt_text_id) == len(ds.text) == 5
+
+
+STAGES = [  # (proposal-network stage, multi-task config that loads its checkpoint)
+    ('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',
+     'configs/upv2_tiny_synthetic.py'),
+    ('configs/proposal_network/maskdino_proposal_r50_coco.py', 'configs/upv2_r50_4task.py'),
+    ('configs/proposal_network/maskdino_proposal_swin-b_coco.py', 'configs/upv2_base.py'),
+    ('configs/proposal_network/maskdino_proposal_swin-l_coco.py', 'configs/upv2_large.py'),
+]
+
+
+@pytest.mark.parametrize('stage1,stage2', STAGES, ids=[rel(s) for s, _ in STAGES])
+def test_proposal_stage_checkpoint_fits_the_multi_task_model(stage1, stage2):
+    """The stage-1 detector is exactly the multi-task model's proposal network (strict loading:
+    the same keys and shapes), and the multi-task config names that stage's work_dir."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    first, second = Config.fromfile(osp.join(ROOT, stage1)), Config.fromfile(osp.join(ROOT, stage2))
+    checkpoint = second.model.image_encoder.proposal_checkpoint
+    name = osp.splitext(osp.basename(stage1))[0]
+    assert checkpoint.startswith(f'work_dirs/{name}/'), checkpoint
+    shapes = []
+    for cfg in (first.model, second.model.image_encoder.proposal_network):
+        cfg.backbone.pop('init_cfg', None)
+        shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()})
+    assert shapes[0] == shapes[1]
