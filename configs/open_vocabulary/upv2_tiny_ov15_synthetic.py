@@ -22,8 +22,8 @@ seen_classes = ('red circle', 'blue circle', 'yellow circle', 'red square', 'gre
                 'blue star', 'yellow star', 'red hexagon', 'blue hexagon', 'yellow hexagon')
 
 model = dict(
-    image_encoder=dict(proposal_network=dict(init_cfg=dict(
-        checkpoint='work_dirs/maskdino_proposal_mobilenetv2_seen15_synthetic/iter_800.pth'))),
+    image_encoder=dict(proposal_checkpoint=(
+        'work_dirs/maskdino_proposal_mobilenetv2_seen15_synthetic/iter_800.pth')),
     # training names = the 15 seen ones (labels index them); tested with all 20
     tasks=dict(syn_cls=dict(class_names=seen_classes, test_class_names={{_base_.syn_classes}}),
                syn_det=dict(class_names=seen_classes, test_class_names={{_base_.syn_classes}})))

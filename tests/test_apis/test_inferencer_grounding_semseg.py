@@ -18,7 +18,7 @@ def inferencer(synthetic_data):
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic_7task.py'))
     cfg.model.tasks.syn_cls.class_names = synthetic_data['classes_file']
     cfg.model.tasks.syn_cap.vocabulary = synthetic_data['train']['karpathy']
-    cfg.model.image_encoder.proposal_network.init_cfg = None  # untrained: no stage-1 checkpoint
+    cfg.model.image_encoder.proposal_checkpoint = None  # untrained: no stage-1 checkpoint
     torch.manual_seed(0)
     return UniPerceiverV2Inferencer(cfg)
 

@@ -61,8 +61,7 @@ def test_run_config_keeps_tasks_in_order_scales_schedule_and_round_trips(tmp_pat
     hook = no_ckpt.default_hooks.checkpoint
     assert hook.interval > 700 and not hook.save_last
     assert cfg.randomness.seed == 3
-    assert cfg.model.image_encoder.proposal_network.init_cfg == dict(
-        type='Pretrained', checkpoint='/x/iter_8.pth')
+    assert cfg.model.image_encoder.proposal_checkpoint == '/x/iter_8.pth'
     assert gvs.Stage('a.py').hand_off('/x/iter_8.pth') == dict(load_from='/x/iter_8.pth')
     path = tmp_path / 'run.py'
     gvs.write_run_config(cfg, row.config, str(path))

@@ -58,9 +58,10 @@ class Stage:
     Args:
         config (str): config path relative to the repository root.
         options (dict): config overrides (dotted keys, ``Config.merge_from_dict``).
-        into (str): where the checkpoint goes in the next run's config: ``'load_from'`` (the whole
-            model), or the dotted path of one module (``'model.image_encoder.proposal_network'``),
-            whose ``init_cfg`` becomes ``dict(type='Pretrained', checkpoint=...)``.
+        into (str): the dotted config key of the next run that receives the checkpoint path:
+            ``'load_from'`` (the whole model) or e.g. ``'model.image_encoder.proposal_checkpoint'``
+            (one module; a ``Pretrained`` ``init_cfg`` would not do for the proposal network,
+            whose DETR ``init_weights`` re-initialises the transformer after loading it).
     """
     config: str
     options: Dict = field(default_factory=dict)
@@ -71,9 +72,7 @@ class Stage:
 
     def hand_off(self, checkpoint: str) -> Dict:
         """The config override that starts the next run from ``checkpoint``."""
-        if self.into == 'load_from':
-            return dict(load_from=checkpoint)
-        return {f'{self.into}.init_cfg': dict(type='Pretrained', checkpoint=checkpoint)}
+        return {self.into: checkpoint}
 
 
 #: The embedded default's pre-stage (None: one stage): the class-agnostic proposal network trained
@@ -82,7 +81,7 @@ class Stage:
 #: the detection specialist gets its iterations instead (budget entry ``'pre_stage'``).
 EMBEDDED_PRE_STAGE: Optional[Stage] = Stage(
     'configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',
-    into='model.image_encoder.proposal_network')
+    into='model.image_encoder.proposal_checkpoint')
 
 
 @dataclass(frozen=True)
