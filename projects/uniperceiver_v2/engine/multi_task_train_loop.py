@@ -18,7 +18,7 @@ from mmengine.runner.utils import calc_dynamic_intervals
 from ..utils.iteration_seed import seed_iteration
 from ..utils.task_batch import TASK_KEY
 from .multi_task_train_state_hook import MultiTaskTrainStateHook
-from .preemption import PREEMPTED_EXIT_CODE, SigtermFlag
+from .preemption import PREEMPTED_EXIT_CODE, SigtermFlag, WorkerIgnoresSigterm
 from .multi_task_data import MultiTaskDataLoaders, build_task_dataloaders, check_task_keys
 from .task_sampler import build_task_sampler
 
@@ -55,9 +55,11 @@ class MultiTaskTrainLoop(BaseLoop):
     iteration finish; before the next one every rank agrees to stop, a checkpoint ``iter_<t>.pth``
     (``t`` iterations trained) is written
     atomically, ``last_checkpoint`` points to it (so ``--resume`` continues), and the process exits
-    with status :data:`PREEMPTED_EXIT_CODE` (75).  Slurm signals every process of the job, data
-    workers included: a batch whose worker died of the same SIGTERM is dropped and the checkpoint
-    is written before that iteration (its data position not advanced), so nothing is lost.
+    with status :data:`PREEMPTED_EXIT_CODE` (75).  Slurm signals every process of the job: data
+    workers ignore SIGTERM (:class:`~.preemption.WorkerIgnoresSigterm`; one killed mid-transfer
+    would block the main process forever); the batch fetched after the signal is not trained and
+    its data position not advanced, and a batch whose worker died anyway is dropped the same way,
+    so nothing is lost.
 
     Config::
 
@@ -131,6 +133,8 @@ class MultiTaskTrainLoop(BaseLoop):
         diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         loaders = build_task_dataloaders(runner, {k: dataloader[k] for k in tasks},
                                          'train_dataloader', diff_rank_seed)
+        for loader in loaders.values():  # SIGTERM is the main process's to handle
+            loader.worker_init_fn = WorkerIgnoresSigterm(loader.worker_init_fn)
         self.dataloaders = MultiTaskDataLoaders(loaders, length=self._max_iters)
         self.dataloader_iterators: Dict[str, _InfiniteDataloaderIterator] = {}
         #: task -> samples this rank has drawn from the task's sampler (and every rank's)

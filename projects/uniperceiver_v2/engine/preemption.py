@@ -1,11 +1,34 @@
 """SIGTERM (Slurm preemption, time limits) turns into "finish the iteration, checkpoint, exit 75"."""
 import signal
+from typing import Callable, Optional
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
 
 #: exit status after a SIGTERM-triggered checkpoint (EX_TEMPFAIL: "try again", i.e. resume)
 PREEMPTED_EXIT_CODE = 75
+
+
+class WorkerIgnoresSigterm:
+    """``worker_init_fn`` of a data loader whose workers ignore SIGTERM, then run ``init_fn``.
+
+    Slurm (and ``pkill``, ``timeout``) signal every process of the job.  torch's data workers die
+    of a SIGTERM that does not come from their parent, and one that dies while its batch is half
+    written into the result pipe leaves the main process blocked forever reading the rest.  The
+    main process handles SIGTERM (:class:`SigtermFlag`) and shuts its workers down when it exits;
+    a worker whose parent is gone exits by torch's own watchdog, and SIGKILL still ends it.
+
+    Args:
+        init_fn (callable, optional): the loader's previous ``worker_init_fn``.
+    """
+
+    def __init__(self, init_fn: Optional[Callable[[int], None]] = None) -> None:
+        self.init_fn = init_fn
+
+    def __call__(self, worker_id: int) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
 
 
 class SigtermFlag:
