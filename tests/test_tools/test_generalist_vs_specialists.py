@@ -78,6 +78,25 @@ def test_milestones_scale():
     assert cfg.param_scheduler[1].milestones == [240] and cfg.param_scheduler[1].end == 300
 
 
+def test_a_run_past_its_timeout_is_killed_with_its_children(tmp_path):
+    """A hung run (a parent and a child that ignore SIGTERM, as data workers do) fails after
+    ``timeout`` and leaves no process behind; a failing run raises with its log."""
+    marker = f'hang_{os.getpid()}'
+    code = ('import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); '
+            f'subprocess.Popen([sys.executable, "-c", "import signal, time; {marker} = 1; '
+            'signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"]); time.sleep(60)')
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match='run-timeout'):
+        gvs.run_command([sys.executable, '-c', code], str(tmp_path), dict(os.environ),
+                        str(tmp_path / 'log'), timeout=3)
+    assert time.perf_counter() - t0 < 30
+    time.sleep(0.5)
+    assert subprocess.run(['pgrep', '-f', marker], capture_output=True).returncode == 1
+    with pytest.raises(RuntimeError, match='exited 3'):
+        gvs.run_command([sys.executable, '-c', 'raise SystemExit(3)'], str(tmp_path),
+                        dict(os.environ), str(tmp_path / 'log'))
+
+
 def test_read_metrics_takes_the_last_validation(tmp_path):
     run = tmp_path / '20260101_000000' / 'vis_data'
     run.mkdir(parents=True)
@@ -105,7 +124,7 @@ def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
     iterations instead; a second grid reuses every run."""
     calls = []
 
-    def fake_train(cfg, base, work_dir, ranks, cwd):
+    def fake_train(cfg, base, work_dir, ranks, cwd, timeout=None):
         calls.append((base, cfg.get('load_from'), cfg.train_cfg.max_iters))
         run = Path(work_dir) / '20260101_000000' / 'vis_data'
         run.mkdir(parents=True, exist_ok=True)
@@ -147,9 +166,9 @@ def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
     cmd = [sys.executable, str(ROOT / 'tools' / 'analysis' / 'generalist_vs_specialists.py'),
            '--rows', 'spec_cls', 'single_cls', 't4_tbgn', '--seeds', '0',
            '--budget-scale', '0.001', '--out', str(out), '--work-dir', str(tmp_path / 'w'),
-           '--data-cwd', str(synthetic_cwd)]
+           '--data-cwd', str(synthetic_cwd), '--run-timeout', '240']
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((out.parent / 'grid.json').read_text())
     runs = data['runs']

@@ -39,6 +39,7 @@ import math
 import os
 import os.path as osp
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -308,9 +309,31 @@ def write_run_config(cfg, base: str, path: str) -> None:
         f.write('\n'.join(lines) + '\n')
 
 
-def train(cfg, base: str, work_dir: str, ranks: int, cwd: str) -> float:
-    """Train ``cfg`` (written into ``work_dir`` as a child of ``base``); returns the command's
-    wall-clock seconds."""
+def run_command(cmd: List[str], cwd: str, env: Dict[str, str], log_path: str,
+                timeout: Optional[float] = None) -> None:
+    """Run ``cmd`` in a session of its own, output into ``log_path``; raise if it fails or is
+    still running after ``timeout`` seconds (then its whole process group - launcher, ranks,
+    data workers - is killed)."""
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise RuntimeError(f'{" ".join(cmd)} still running after {timeout:.0f} s '
+                               f'(--run-timeout), killed (log: {log_path})')
+    if returncode != 0:
+        with open(log_path) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} exited {returncode} (log: {log_path}):\n{tail}')
+
+
+def train(cfg, base: str, work_dir: str, ranks: int, cwd: str,
+          timeout: Optional[float] = None) -> float:
+    """Train ``cfg`` (written into ``work_dir`` as a child of ``base``) with ``tools/train.py``
+    or, for several ranks, ``tools/dist_train.sh``; returns the command's wall-clock seconds."""
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, 'run_config.py')
     write_run_config(cfg, base, path)
@@ -318,18 +341,10 @@ def train(cfg, base: str, work_dir: str, ranks: int, cwd: str) -> float:
         cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), path, str(ranks)]
     else:
         cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path]
-    cmd += ['--work-dir', work_dir]
     t0 = time.perf_counter()
-    with open(osp.join(work_dir, 'train.out'), 'w') as log:
-        proc = subprocess.run(cmd, cwd=cwd, env=train_env(ranks), stdout=log,
-                              stderr=subprocess.STDOUT)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        with open(osp.join(work_dir, 'train.out')) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd)} exited {proc.returncode} (log: '
-                           f'{osp.join(work_dir, "train.out")}):\n{tail}')
-    return wall
+    run_command(cmd + ['--work-dir', work_dir], cwd, train_env(ranks),
+                osp.join(work_dir, 'train.out'), timeout)
+    return time.perf_counter() - t0
 
 
 def read_metrics(work_dir: str) -> Dict[str, float]:
@@ -369,12 +384,14 @@ class Grid:
         pre_stage (Stage, optional): the embedded default's pre-stage.
         keep_checkpoints (bool): the rows' runs save their final checkpoint (pre-stages always
             do).
+        run_timeout (float, optional): seconds after which a run is killed and fails.
     """
 
     def __init__(self, out: str, work_root: str, cwd: str, scale: float,
-                 pre_stage: Optional[Stage], keep_checkpoints: bool = False) -> None:
+                 pre_stage: Optional[Stage], keep_checkpoints: bool = False,
+                 run_timeout: Optional[float] = None) -> None:
         self.out, self.work_root, self.cwd, self.scale = out, work_root, cwd, scale
-        self.keep_checkpoints = keep_checkpoints
+        self.keep_checkpoints, self.run_timeout = keep_checkpoints, run_timeout
         self.pre_stage = pre_stage
         reference = load_config(REFERENCE)
         self.shares = generalist_shares(reference)
@@ -425,7 +442,7 @@ class Grid:
         work_dir = osp.join(self.work_root, f'pre_stage_{osp.splitext(osp.basename(stage.config))[0]}'
                             f'_seed{seed}')
         cfg = run_config(stage.config, stage.options, None, iters, seed, validate=False)
-        wall = train(cfg, stage.config, work_dir, 1, self.cwd)
+        wall = train(cfg, stage.config, work_dir, 1, self.cwd, timeout=self.run_timeout)
         record = dict(checkpoint=final_checkpoint(work_dir), iterations=iters, wall_s=wall,
                       work_dir=work_dir)
         self.results['pre_stages'][key] = record
@@ -450,7 +467,7 @@ class Grid:
                          checkpoint=self.keep_checkpoints)
         work_dir = osp.join(self.work_root, row.name, f'seed{seed}')
         print(f'[{key}] {iters} iterations on {row.ranks} rank(s) -> {work_dir}', flush=True)
-        wall = train(cfg, row.config, work_dir, row.ranks, self.cwd)
+        wall = train(cfg, row.config, work_dir, row.ranks, self.cwd, timeout=self.run_timeout)
         record = dict(row=row.name, group=row.group, label=row.label, seed=seed,
                       signature=self.signature(row), iterations=iters,
                       task_iterations=task_iterations(cfg, iters, seed),
@@ -569,6 +586,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='where the runs\' work dirs go')
     parser.add_argument('--data-cwd', default=ROOT,
                         help='folder the runs start in; its data/synthetic is the data')
+    parser.add_argument('--run-timeout', type=float, default=3 * 3600,
+                        help='seconds after which a run (its whole process group) is killed and '
+                        'counted as failed; the grid goes on with the next run')
     parser.add_argument('--keep-checkpoints', action='store_true',
                         help='save each row\'s final checkpoint (default: only the pre-stages\')')
     parser.add_argument('--pre-stage', default=None, metavar='CONFIG',
@@ -589,7 +609,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         raise SystemExit(f'{args.data_cwd}/data/synthetic not found: run '
                          'python tools/data/generate_synthetic.py first')
     grid = Grid(args.out, args.work_dir, args.data_cwd, args.budget_scale, pre,
-                args.keep_checkpoints)
+                args.keep_checkpoints, args.run_timeout)
     failed = []
     for row in [r for r in default_rows() if r.name in args.rows]:
         for seed in args.seeds:
