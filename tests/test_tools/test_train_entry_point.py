@@ -174,7 +174,9 @@ MAX_ITERS = 8
 
 @pytest.fixture(scope='module')
 def uninterrupted(run_dir) -> List[dict]:
-    config = write_config(run_dir, 'full', EMBEDDED, max_iters=MAX_ITERS, ckpt_interval=3)
+    # persistent data workers as shipped: they ignore SIGTERM, and the process must still exit
+    config = write_config(run_dir, 'full', EMBEDDED, max_iters=MAX_ITERS, ckpt_interval=3,
+                          num_workers=1)
     train(run_dir, config, str(run_dir / 'w_full'))
     recs = records(run_dir, 'full')
     assert [r['iter'] for r in recs] == list(range(MAX_ITERS))

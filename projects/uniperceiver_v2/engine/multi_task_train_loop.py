@@ -319,25 +319,51 @@ class MultiTaskTrainLoop(BaseLoop):
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         with self._sigterm:
-            self._start_iterators()
-            while self._iter < self._max_iters and not self.stop_training:
-                self.runner.model.train()
-                seed_iteration(self.runner.seed, get_rank(), self._iter)
-                task = self.sampler.sample(self._iter)
-                batch = self._next_batch(task)
-                if self._sigterm.requested():  # every rank stops before the same iteration
-                    self._checkpoint_and_exit()
-                self._advance_positions(self._iter, task)
-                self.run_iter(self.tag_batch(batch, task))
-
-                self._decide_current_val_interval()
-                if (self.runner.val_loop is not None and self._iter >= self.val_begin
-                        and (self._iter % self.val_interval == 0
-                             or self._iter == self._max_iters)):
-                    self.runner.val_loop.run()
+            try:
+                self._start_iterators()
+                self._train_until_done()
+            finally:
+                self._shutdown_workers()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _train_until_done(self) -> None:
+        """Iterations (and validation) up to ``max_iters`` or preemption."""
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            seed_iteration(self.runner.seed, get_rank(), self._iter)
+            task = self.sampler.sample(self._iter)
+            batch = self._next_batch(task)
+            if self._sigterm.requested():  # every rank stops before the same iteration
+                self._checkpoint_and_exit()
+            self._advance_positions(self._iter, task)
+            self.run_iter(self.tag_batch(batch, task))
+
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+
+    def _shutdown_workers(self) -> None:
+        """Stop the train loaders' data workers, however training ends.
+
+        They ignore SIGTERM (:class:`~.preemption.WorkerIgnoresSigterm`), and at interpreter exit
+        ``multiprocessing`` terminates daemonic children with SIGTERM and joins them: persistent
+        workers still alive then would keep the process waiting forever.  torch has no public call
+        for this; its iterator's own ``_shutdown_workers`` (what its ``__del__`` runs) does it.
+        """
+        for loader in self.dataloaders.values():
+            iterator = getattr(loader, '_iterator', None)  # persistent_workers=True keeps it here
+            if iterator is not None and hasattr(iterator, '_shutdown_workers'):
+                iterator._shutdown_workers()
+                loader._iterator = None
+        for iterator in self.dataloader_iterators.values():  # non-persistent workers
+            inner = getattr(iterator, '_iterator', None)
+            if inner is not None and hasattr(inner, '_shutdown_workers'):
+                inner._shutdown_workers()
+        self.dataloader_iterators = {}
 
     def _next_batch(self, task: str):
         """The next batch of ``task``; None if its data worker died of the SIGTERM we received."""
