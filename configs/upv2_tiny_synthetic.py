@@ -45,7 +45,7 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # --------------------------------------------------------------------------------- schedule
-max_iters = 2800
+max_iters = 1400  # after the 800 iterations of the proposal-network stage
 train_cfg = dict(
     type='MultiTaskTrainLoop', max_iters=max_iters, val_interval=max_iters,
     sampling='unmixed',
@@ -68,7 +68,7 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1400, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=700, max_keep_ckpts=2),
     visualization=dict(type='MultiTaskVisualizationHook'))
 visualizer = dict(type='UniPerceiverV2Visualizer', vis_backends=[dict(type='LocalVisBackend')],
                   name='visualizer')

@@ -14,8 +14,8 @@
 #
 # Budget (tools/analysis/generalist_vs_specialists.py sets it): the detection share of the
 # embedded default - its proposal-pretraining stage (800 iterations of batch 8) plus
-# max_iters * s_det / sum(s) = 2800 * 3 / 7 = 1200 iterations of batch 8 - set to 2000 there;
-# 1200 here.
+# max_iters * s_det / sum(s) = 1400 * 3 / 7 = 600 iterations of batch 8 - set to 1400 there;
+# 600 here.
 #   python tools/train.py configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py
 _base_ = [
     '../proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',
@@ -32,7 +32,7 @@ test_dataloader = val_dataloader
 val_evaluator = {{_base_.syn_det_val_evaluator}}
 test_evaluator = val_evaluator
 
-max_iters = 1200
+max_iters = 600
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),

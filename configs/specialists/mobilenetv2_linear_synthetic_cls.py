@@ -5,7 +5,7 @@
 # generalist's classification task.
 #
 # Budget (tools/analysis/generalist_vs_specialists.py sets it): the classification share of the
-# embedded default, max_iters * s_cls / sum(s) = 2800 * 1 / 7 = 400 iterations of batch 16.
+# embedded default, max_iters * s_cls / sum(s) = 1400 * 1 / 7 = 200 iterations of batch 16.
 #   python tools/train.py configs/specialists/mobilenetv2_linear_synthetic_cls.py
 _base_ = ['../_base_/datasets/synthetic_multitask.py']
 default_scope = 'mmpretrain'
@@ -30,7 +30,7 @@ test_dataloader = val_dataloader
 val_evaluator = {{_base_.syn_cls_val_evaluator}}
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=400, val_interval=400)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=200, val_interval=200)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper',

@@ -44,7 +44,8 @@ def test_config_loads(path):
     cfg = Config.fromfile(path)
     assert len(cfg.keys()) > 0
     if path in MODEL_CONFIGS:
-        assert cfg.get('default_scope') == 'mmdet'
+        # mmdet for ours; a stock mmpretrain model (configs/specialists/) keeps its own scope
+        assert cfg.get('default_scope') in ('mmdet', 'mmpretrain')
         assert 'uniperceiver_v2' in cfg.custom_imports['imports']
 
 
