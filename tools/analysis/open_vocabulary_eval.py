@@ -117,7 +117,8 @@ def summarise(results: Dict[str, Dict[str, float]], seen: Sequence[str],
                      if k.endswith('_precision')}
         out['det_box_AP_all20'] = 100 * det['coco/bbox_mAP']
         for key, names in (('det_box_AP_seen15_of20', seen), ('det_box_AP_unseen5_of20', unseen)):
-            values = [per_class[n] for n in names if n in per_class and per_class[n] == per_class[n]]
+            values = [per_class[n] for n in names  # nan: a category without instances
+                      if n in per_class and per_class[n] == per_class[n]]
             out[key] = 100 * sum(values) / max(len(values), 1)
     if 'det_unseen5_only' in results:
         out['det_box_AP_unseen5_only'] = 100 * results['det_unseen5_only']['coco/bbox_mAP']
@@ -149,7 +150,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
-    results = {v['name']: evaluate(model, v) for v in variants(cfg, args.data_root, args.max_samples)}
+    results = {v['name']: evaluate(model, v)
+               for v in variants(cfg, args.data_root, args.max_samples)}
     seen = read_names(osp.join(args.data_root, 'open_vocab', 'classes_seen.txt'))
     unseen = read_names(osp.join(args.data_root, 'open_vocab', 'classes_unseen.txt'))
     report = dict(config=args.config, checkpoint=args.checkpoint, seen=seen, unseen=unseen,

@@ -7,7 +7,8 @@ Example::
         --num-val 200 --num-test 200 --image-size 128 --seed 0
 
 The same arguments always produce byte-identical files; ``--grounding-semseg-only`` adds the
-referring expressions and label maps to a folder generated earlier without rewriting it. See ``tools/data/README.md`` for the layout.
+referring expressions and label maps to a folder generated earlier without rewriting it. See
+``tools/data/README.md`` for the layout.
 """
 import argparse
 import sys

@@ -22,7 +22,6 @@ from typing import Dict, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmengine.structures import PixelData
 from torch import Tensor
