@@ -49,7 +49,8 @@ class MultiTaskVisualizationHook(Hook):
         task = data_batch.get('task') if isinstance(data_batch, dict) else None
         visualizer = Visualizer.get_current_instance()
         for sample in outputs:
-            drawable = any(k in sample for k in ('pred_instances', 'pred_label', 'pred_caption'))
+            drawable = any(k in sample for k in ('pred_instances', 'pred_label', 'pred_caption',
+                                                 'pred_sem_seg'))
             if not drawable or 'img_path' not in sample or \
                     self._counts.get(task, 0) >= self.max_per_task:
                 continue

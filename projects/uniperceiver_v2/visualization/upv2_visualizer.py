@@ -42,6 +42,8 @@ class UniPerceiverV2Visualizer(DetLocalVisualizer):
             lines.append(f'class: {name}{score}')
         if 'pred_caption' in data_sample:
             lines.append(f'caption: {data_sample.pred_caption}')
+        if 'pred_bboxes' in data_sample and isinstance(data_sample.get('text'), str):
+            lines.append(f'expression: {data_sample.text}')  # grounding
         return lines
 
     def add_datasample(self, name: str, image: np.ndarray, data_sample=None, draw_gt: bool = False,
@@ -52,6 +54,13 @@ class UniPerceiverV2Visualizer(DetLocalVisualizer):
 
         Args match ``DetLocalVisualizer.add_datasample``.
         """
+        if data_sample is not None and 'pred_sem_seg' in data_sample \
+                and 'sem_seg' not in data_sample.pred_sem_seg:  # mmseg's field name is `data`
+            from mmdet.structures import DetDataSample
+            from mmengine.structures import PixelData
+            data_sample = DetDataSample(pred_sem_seg=PixelData(
+                sem_seg=data_sample.pred_sem_seg.data.cpu()))
+            self.dataset_meta = self.semantic_meta(data_sample.pred_sem_seg.sem_seg)
         if data_sample is not None and ('pred_instances' in data_sample
                                         or 'pred_sem_seg' in data_sample):
             super().add_datasample(name, image, data_sample, draw_gt=draw_gt, draw_pred=draw_pred,
@@ -69,6 +78,20 @@ class UniPerceiverV2Visualizer(DetLocalVisualizer):
             mmcv.imwrite(image[..., ::-1], out_file)
         else:
             self.add_image(name, image, step)
+
+    def semantic_meta(self, sem_seg) -> dict:
+        """``dataset_meta`` with a class name and a colour for every label of ``sem_seg`` (mmseg
+        datasets give names but no palette; a map can also come without a dataset)."""
+        from mmdet.visualization.palette import get_palette
+        meta = dict(self.dataset_meta or {})
+        labels = [int(v) for v in sem_seg.unique() if int(v) != 255]
+        num = max([len(meta.get('classes') or ())] + [v + 1 for v in labels])
+        classes = list(meta.get('classes') or ())
+        classes += [str(i) for i in range(len(classes), num)]
+        palette = list(meta.get('palette') or ())
+        if len(palette) < num:
+            palette = get_palette('random', num)
+        return dict(meta, classes=classes, palette=palette)
 
     def with_banner(self, image: np.ndarray, lines: List[str]) -> np.ndarray:
         """``image`` with a white banner above it holding ``lines`` (wrapped to the width)."""
