@@ -1,5 +1,6 @@
 # A tiny class-agnostic Mask DINO proposal network for CPU unit tests (config data only): the
-# embedded default's network at width 32, 20 queries, a quarter-width random MobileNetV2.
+# embedded default's network at width 32, 20 queries, 1 encoder / 2 decoder layers, a quarter-width
+# random MobileNetV2.
 _base_ = ['../../../configs/_base_/models/maskdino_proposal_mobilenetv2.py']
 embed_dims = 32
 num_queries = 20
@@ -8,10 +9,10 @@ model = dict(
     backbone=dict(weights_package=None, widen_factor=0.25, frozen_stages=-1, norm_eval=False),
     neck=dict(in_channels=[8, 8, 24, 1280], out_channels=embed_dims,
               norm_cfg=dict(type='GN', num_groups=8)),
-    encoder=dict(layer_cfg=dict(
+    encoder=dict(num_layers=1, layer_cfg=dict(
         self_attn_cfg=dict(embed_dims=embed_dims, num_points=2),
         ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=64))),
-    decoder=dict(layer_cfg=dict(
+    decoder=dict(num_layers=2, layer_cfg=dict(
         self_attn_cfg=dict(embed_dims=embed_dims),
         cross_attn_cfg=dict(embed_dims=embed_dims, num_points=2),
         ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=64))),
