@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 from mmengine.runner import Runner
 
 import uniperceiver_v2  # noqa: F401  (registers loops and TBGN)
+from uniperceiver_v2.engine.preemption import WorkerIgnoresSigterm
 from multi_task_standin import RecordHook, StandInMultiTaskModel, ToyTaskDataset
 
 TASKS = dict(cls=dict(sampling_weight=2.0), ret=dict(sampling_weight=1.0))
@@ -93,6 +94,12 @@ def test_single_process_training_tags_batches_and_hands_task_to_tbgn(tmp_path):
         pids = set().union(*(p for t, p in zip(record.tasks, record.pids) if t == task))
         assert len(pids) == 1 and os.getpid() not in pids
     assert len(record.tasks) == 6 and set(record.tasks) <= {'cls', 'ret'}
+    # data workers leave SIGTERM to the main process, and are shut down when training ends
+    for task in ('cls', 'ret'):
+        task_loader = runner.train_loop.dataloaders[task]
+        assert isinstance(task_loader.worker_init_fn, WorkerIgnoresSigterm)
+        assert getattr(task_loader, '_iterator', None) is None
+    assert runner.train_loop.dataloader_iterators == {}
     assert runner.message_hub.get_info('task') is None  # the task travels with the batch only
     assert record.tasks == runner.train_loop.sampler.sequence(0, 6)
     assert len(runner.train_dataloader) == 6  # what hooks see: the whole run is one "epoch"
