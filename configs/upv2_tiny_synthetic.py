@@ -1,6 +1,7 @@
 # The embedded default: one small Uni-Perceiver v2 trained on the generated synthetic scenes with
 # all five tasks - classification, detection + instance segmentation, captioning and image-text
-# retrieval - on a 2-core CPU in about 15 minutes, then evaluated on all of them.
+# retrieval - on a 2-core CPU, then evaluated on all of them (stage 1 + stage 2: about 24.5
+# minutes on an idle 2-core machine, docs/embedded_detection.md section 8).
 #
 #   python tools/data/generate_synthetic.py           # data/synthetic (2000/200/200 images, 128 px)
 #   python tools/train.py configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py
