@@ -9,6 +9,8 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 import benchmark  # noqa: E402
 import count_params  # noqa: E402
 import get_flops  # noqa: E402
+import torch  # noqa: E402
+from offline_build import build_model, load_config  # noqa: E402
 
 TINY_CLS = osp.join(ROOT, 'configs', 'single_task', 'upv2_tiny_cls_synthetic.py')
 
@@ -26,6 +28,21 @@ def test_count_params_tiny(synthetic_cwd, monkeypatch, capsys):
         assert table[name][0] == table[name][1] > 0
     out = capsys.readouterr().out
     assert '| **total** |' in out and 'paper' not in out  # no Swin: no paper reference
+
+
+def test_build_model_initialises_without_stage_one(synthetic_cwd, monkeypatch, tmp_path):
+    """The benchmarks' model is initialised (mmdet DINO's ``level_embed`` is uninitialised
+    memory until ``init_weights``), without the stage-1 checkpoint the config names."""
+    monkeypatch.chdir(synthetic_cwd)
+    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py'))
+    assert not osp.exists(cfg.model.image_encoder.proposal_checkpoint)  # no stage 1 here
+    embeds = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model, _ = build_model(cfg, True, str(tmp_path))
+        embeds.append(model.image_encoder.proposal_network.level_embed.detach().clone())
+    assert torch.isfinite(embeds[0]).all() and embeds[0].std() > 0.1  # normal_ init
+    assert torch.equal(embeds[0], embeds[1])  # a function of the seed, not of old memory
 
 
 def test_get_flops_tiny(synthetic_cwd, monkeypatch, capsys):

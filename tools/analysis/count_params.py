@@ -52,7 +52,7 @@ def count(config: str, offline_text_stub: bool = False, cfg_options: Optional[di
     """
     cfg = load_config(config, cfg_options)
     with tempfile.TemporaryDirectory() as tmp:
-        model, stubbed = build_model(cfg, offline_text_stub, tmp)
+        model, stubbed = build_model(cfg, offline_text_stub, tmp, init_weights=False)
     rows = component_params(model)
     table = format_param_table(rows, paper_reference(cfg))
     return rows, table, stubbed

@@ -281,8 +281,10 @@ def task_iterations(cfg, iters: int, seed: int) -> Dict[str, float]:
 
 # ------------------------------------------------------------------------------------ running
 def train_env(ranks: int) -> Dict[str, str]:
+    """The environment of a run: the machine's cores shared out among its ranks (torch threads
+    per rank, unless ``OMP_NUM_THREADS`` is set), ``PORT`` free for several ranks."""
     env = dict(os.environ, PYTHON=sys.executable)
-    env.setdefault('OMP_NUM_THREADS', '1')
+    env.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // ranks)))
     env['PYTHONPATH'] = os.pathsep.join([osp.join(ROOT, 'projects'), env.get('PYTHONPATH', '')])
     if ranks > 1:
         with socket.socket() as s:
@@ -474,7 +476,9 @@ class Grid:
                       pre_stage_iterations=pre_record['iterations'] if pre_record else 0,
                       own_wall_s=wall, pre_stage_wall_s=pre_record['wall_s'] if pre_record else 0,
                       wall_s=wall + (pre_record['wall_s'] if pre_record else 0),
-                      ranks=row.ranks, metrics=read_metrics(work_dir), work_dir=work_dir)
+                      ranks=row.ranks,
+                      threads_per_rank=int(train_env(row.ranks)['OMP_NUM_THREADS']),
+                      metrics=read_metrics(work_dir), work_dir=work_dir)
         self.results['runs'][key] = record
         self.save()
         print(f'[{key}] {record["wall_s"]:.0f} s: {record["metrics"]}', flush=True)

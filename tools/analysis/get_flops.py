@@ -86,7 +86,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict]:
     cfg = load_config(args.config, args.cfg_options)
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
-        model, stubbed = build_model(cfg, args.offline_text_stub, tmp)
+        model, stubbed = build_model(cfg, args.offline_text_stub, tmp,
+                                      init_weights=False)
     # no parameter requires grad: FlopCounterMode's module tracker rejects such tensors under
     # no_grad
     model.to(device).eval().requires_grad_(False)

@@ -138,7 +138,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
 
 def build_model(cfg: Config, offline_text_stub: bool, stub_root: str,
-                exact_text_stub: bool = True) -> Tuple[nn.Module, List[str]]:
+                exact_text_stub: bool = True,
+                init_weights: bool = True) -> Tuple[nn.Module, List[str]]:
     """Build ``cfg.model`` without downloads.
 
     Args:
@@ -147,6 +148,10 @@ def build_model(cfg: Config, offline_text_stub: bool, stub_root: str,
             :func:`stub_text_encoders`).
         stub_root (str): where stand-ins are written.
         exact_text_stub (bool): stand-in with the published architecture (else tiny).
+        init_weights (bool): run the model's ``init_weights`` (without ``Pretrained`` files or
+            a stage-1 ``proposal_checkpoint``): some parameters are uninitialised memory until
+            then (mmdet DINO's ``level_embed``), which can put NaN into timed runs.  Tools that
+            only count parameters or FLOPs skip it.
 
     Returns:
         tuple: the model and the list of replaced text-model names.
@@ -157,9 +162,14 @@ def build_model(cfg: Config, offline_text_stub: bool, stub_root: str,
     model_cfg = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict')
                               else cfg.model)
     drop_pretrained_init(model_cfg)
+    _walk_dicts(model_cfg, lambda d: d.pop('proposal_checkpoint', None)
+                if d.get('type') == 'ImageEncoder' else None)
     replaced = (stub_text_encoders(model_cfg, stub_root, exact_text_stub)
                 if offline_text_stub else [])
-    return MODELS.build(model_cfg), replaced
+    model = MODELS.build(model_cfg)
+    if init_weights:
+        model.init_weights()
+    return model, replaced
 
 
 def tool_parser(doc: str, with_tasks: bool = False) -> argparse.ArgumentParser:
