@@ -1,0 +1,9 @@
+# The seven-task embedded config without TBGN: AdamW with global gradient clipping 0.1 (the
+# predecessor's recipe, as in upv2_tiny_synthetic_no_tbgn.py), everything else unchanged.  Asks
+# whether TBGN's (1-beta)/s_k moment weights explain why the five tasks fall behind the five-task
+# default once grounding and semantic segmentation join (README, "Seven tasks").
+_base_ = ['../upv2_tiny_synthetic_7task.py']
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer={{_base_.optim_wrapper.optimizer}},
+                     clip_grad=dict(max_norm=0.1),
+                     paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})
