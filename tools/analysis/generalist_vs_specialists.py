@@ -280,11 +280,16 @@ def task_iterations(cfg, iters: int, seed: int) -> Dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------ running
+def threads_per_rank(ranks: int) -> int:
+    """Torch threads of each rank: ``OMP_NUM_THREADS`` if set, else the machine's cores shared
+    out among the ranks."""
+    return int(os.environ.get('OMP_NUM_THREADS') or max(1, (os.cpu_count() or 1) // ranks))
+
+
 def train_env(ranks: int) -> Dict[str, str]:
-    """The environment of a run: the machine's cores shared out among its ranks (torch threads
-    per rank, unless ``OMP_NUM_THREADS`` is set), ``PORT`` free for several ranks."""
+    """The environment of a run: :func:`threads_per_rank`, ``PORT`` free for several ranks."""
     env = dict(os.environ, PYTHON=sys.executable)
-    env.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // ranks)))
+    env['OMP_NUM_THREADS'] = str(threads_per_rank(ranks))
     env['PYTHONPATH'] = os.pathsep.join([osp.join(ROOT, 'projects'), env.get('PYTHONPATH', '')])
     if ranks > 1:
         with socket.socket() as s:
@@ -477,7 +482,7 @@ class Grid:
                       own_wall_s=wall, pre_stage_wall_s=pre_record['wall_s'] if pre_record else 0,
                       wall_s=wall + (pre_record['wall_s'] if pre_record else 0),
                       ranks=row.ranks,
-                      threads_per_rank=int(train_env(row.ranks)['OMP_NUM_THREADS']),
+                      threads_per_rank=threads_per_rank(row.ranks),
                       metrics=read_metrics(work_dir), work_dir=work_dir)
         self.results['runs'][key] = record
         self.save()
