@@ -159,6 +159,13 @@ def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
     assert len(calls) == n                                          # all cached
     other = gvs.Grid(str(tmp_path / 'out'), str(tmp_path / 'w'), str(tmp_path), 0.02, stage)
     assert other.finished(rows['single_det']) == []                 # other budget: not shown
+    # a run cached before its config's optimizer changed is neither reused nor shown
+    record = again.results['runs']['single_det/seed0']
+    record['signature']['optimizer']['lr'] *= 3
+    assert again.finished(rows['single_det']) == []
+    again.run(rows['single_det'], seed=0)
+    assert len(calls) == n + 1
+    assert gvs.optimizer_signature(gvs.REFERENCE, json.dumps(gvs.FORMER_TBGN_LR))['lr'] == 5e-4
 
 
 # ------------------------------------------------------------------------------- smoke grid

@@ -11,7 +11,13 @@ evaluators' results), never recomputed here.  The rows:
   specialist row for captioning and retrieval;
 - **Tab. 3**: all tasks without MoE, all tasks with MoE (= the embedded default), each task left
   out once;
-- **Tab. 4** on 2 gloo ranks: mixed sampling, unmixed, + gathered negatives, + TBGN.
+- **Tab. 4** on 2 gloo ranks: mixed sampling, unmixed, + gathered negatives, + TBGN;
+- **TBGN (1 rank)**: TBGN at the former lr 5e-4 and AdamW + clip 0.1 at 5e-4 and 1.5e-4, against
+  the embedded default (TBGN at 1.5e-4, ``docs/tbgn.md``).
+
+Rows measured before the embedded default's TBGN lr fell from 5e-4 to 1.5e-4 carry the former lr
+as an option (:data:`FORMER_TBGN_LR`) and say so; a cached run is only reused while its config
+still resolves to the optimizer and lr it ran with.
 
 **Equal budget.**  The generalist (``configs/upv2_tiny_synthetic.py``) trains task k for
 ``max_iters * s_k / sum(s)`` iterations in expectation (``train_cfg.tasks`` sampling weights).
@@ -34,6 +40,7 @@ unchanged, so an interrupted grid resumes.  Usage::
 writes ``OUT.json`` (every run), ``OUT.md`` (the table, mean +- s.d. over seeds) and ``OUT.png``.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -50,6 +57,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE = 'configs/upv2_tiny_synthetic.py'
 PRE_STAGE = 'pre_stage'  # a budget entry: the iterations of the generalist's pre-stage
+#: the embedded default's TBGN lr before docs/tbgn.md (rows measured with it say so)
+FORMER_TBGN_LR = {'optim_wrapper.optimizer.lr': 5e-4}
 
 
 @dataclass(frozen=True)
@@ -134,15 +143,31 @@ def default_rows() -> List[Row]:
         Row('all_moe', 'Tab. 3', 'all tasks + MoE (embedded default)', REFERENCE, TASKS,
             pre_stage=True),
     ]
-    rows += [Row(f'loo_{TASK_NAMES[t]}', 'Tab. 3', f'all tasks + MoE, without {TASK_NAMES[t]}',
-                 REFERENCE, tuple(k for k in TASKS if k != t),
-                 tasks=tuple(k for k in TASKS if k != t), pre_stage=True) for t in TASKS]
-    tab4 = [('t4_mixed', 'mixed', 'configs/ablations/upv2_tiny_synthetic_mixed.py'),
-            ('t4_unmixed', 'unmixed', 'configs/ablations/upv2_tiny_synthetic_no_gather_no_tbgn.py'),
-            ('t4_gather', 'unmixed + gather', 'configs/ablations/upv2_tiny_synthetic_no_tbgn.py'),
-            ('t4_tbgn', 'unmixed + gather + TBGN', REFERENCE)]
-    rows += [Row(name, 'Tab. 4 (2 ranks)', label, config, TASKS, ranks=2, pre_stage=True)
-             for name, label, config in tab4]
+    # measured before the embedded default's TBGN lr became 0.3x (docs/tbgn.md): compare them
+    # with the tbgn_lr05 row
+    rows += [Row(f'loo_{TASK_NAMES[t]}', 'Tab. 3', f'all tasks + MoE, without {TASK_NAMES[t]} '
+                 '(TBGN lr 5e-4)', REFERENCE, tuple(k for k in TASKS if k != t),
+                 options=FORMER_TBGN_LR, tasks=tuple(k for k in TASKS if k != t),
+                 pre_stage=True) for t in TASKS]
+    tab4 = [('t4_mixed', 'mixed', 'configs/ablations/upv2_tiny_synthetic_mixed.py', {}),
+            ('t4_unmixed', 'unmixed', 'configs/ablations/upv2_tiny_synthetic_no_gather_no_tbgn.py',
+             {}),
+            ('t4_gather', 'unmixed + gather', 'configs/ablations/upv2_tiny_synthetic_no_tbgn.py', {}),
+            ('t4_tbgn', 'unmixed + gather + TBGN', REFERENCE, {}),
+            ('t4_tbgn_lr05', 'unmixed + gather + TBGN at lr 5e-4', REFERENCE, FORMER_TBGN_LR)]
+    rows += [Row(name, 'Tab. 4 (2 ranks)', label, config, TASKS, options=options, ranks=2,
+                 pre_stage=True) for name, label, config, options in tab4]
+    # TBGN against AdamW on one rank (docs/tbgn.md): the AdamW rows run AdamW + clip 0.1 (the
+    # predecessor's recipe) at its own lr 5e-4 and at the embedded default's TBGN lr
+    no_tbgn = 'configs/ablations/upv2_tiny_synthetic_no_tbgn.py'
+    rows += [
+        Row('tbgn_lr05', 'TBGN (1 rank)', 'all tasks + MoE, TBGN at lr 5e-4 (former default)',
+            REFERENCE, TASKS, options=FORMER_TBGN_LR, pre_stage=True),
+        Row('tbgn_off', 'TBGN (1 rank)', 'all tasks + MoE, AdamW + clip 0.1 at lr 5e-4', no_tbgn,
+            TASKS, pre_stage=True),
+        Row('adamw_lr15', 'TBGN (1 rank)', 'all tasks + MoE, AdamW + clip 0.1 at lr 1.5e-4',
+            no_tbgn, TASKS, options={'optim_wrapper.optimizer.lr': 1.5e-4}, pre_stage=True),
+    ]
     return rows
 
 
@@ -204,6 +229,16 @@ def row_iterations(row: Row, shares: Dict[str, float], pre_iters: int, scale: fl
 
 
 # ------------------------------------------------------------------------- config of one run
+@functools.lru_cache(maxsize=None)
+def optimizer_signature(config: str, options: str = '{}') -> Dict:
+    """Optimizer wrapper, optimizer and base lr that ``config`` + ``options`` (JSON) resolve to."""
+    cfg = load_config(config)
+    cfg.merge_from_dict(json.loads(options))
+    wrapper = cfg.optim_wrapper
+    return dict(wrapper=wrapper.get('type', 'OptimWrapper'), type=wrapper.optimizer.type,
+                lr=wrapper.optimizer.lr)
+
+
 def keep_tasks(cfg, tasks: Sequence[str]) -> None:
     """Drop every task of a multi-task config but ``tasks`` (model, loop, loaders, evaluators)."""
     known = set(cfg.train_cfg.get('tasks') or {})
@@ -425,11 +460,14 @@ class Grid:
             json.dump(data, f, indent=1)
 
     def signature(self, row: Row) -> dict:
-        """What a cached run of ``row`` must match to be reused (and shown)."""
+        """What a cached run of ``row`` must match to be reused (and shown): its settings and
+        the optimizer its config resolves to, so that a run cached before a config's optimizer
+        changed is not shown as the new config's."""
         pre = self.pre_stage if row.pre_stage else None
         signature = dict(config=row.config, options=row.options, tasks=row.tasks,
                          iterations=row_iterations(row, self.shares, self.pre_iters, self.scale),
-                         ranks=row.ranks, pre_stage=pre.key() if pre else None)
+                         ranks=row.ranks, pre_stage=pre.key() if pre else None,
+                         optimizer=optimizer_signature(row.config, json.dumps(row.options)))
         return json.loads(json.dumps(signature))  # as the JSON cache holds it
 
     def finished(self, row: Row) -> List[dict]:
@@ -627,9 +665,11 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             except RuntimeError as err:  # a failed run: the other rows still run
                 print(f'[{row.name}/seed{seed}] FAILED: {err}', flush=True)
                 failed.append(f'{row.name}/seed{seed}')
-    command = 'python tools/analysis/generalist_vs_specialists.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
     report = [(row, grid.finished(row)) for row in default_rows() if grid.finished(row)]
+    # the command that gives this table from nothing (the cache may hold several invocations')
+    seeds = sorted({r['seed'] for _, runs in report for r in runs})
+    command = (f'python tools/analysis/generalist_vs_specialists.py --seeds '
+               f'{" ".join(map(str, seeds))} --budget-scale {args.budget_scale:g}')
     grid.save()
     write_table(report, grid.reference(), args.out, command)
     write_plot(report, args.out)
