@@ -9,4 +9,5 @@ model = dict(
     image_encoder=dict(proposal_network=dict(bbox_head=dict(sync_cls_avg_factor=False))),
     tasks=dict(coco_det=dict(sync_cls_avg_factor=False), coco_ret=dict(gather_features=False)))
 optim_wrapper = dict(type='OptimWrapper', constructor='DefaultOptimWrapperConstructor',
+                     optimizer=dict(lr=1e-3),  # v1's AdamW lr (TBGN runs at 0.3x, docs/tbgn.md)
                      clip_grad=dict(max_norm=0.1))

@@ -3,6 +3,7 @@
 #   bash tools/dist_train.sh configs/ablations/upv2_tiny_synthetic_no_tbgn.py 2
 _base_ = ['../upv2_tiny_synthetic.py']
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer={{_base_.optim_wrapper.optimizer}},
+                     # AdamW's own lr (the embedded default runs TBGN at 0.3x it, docs/tbgn.md)
+                     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.95), weight_decay=0.05),
                      clip_grad=dict(max_norm=0.1),
                      paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})
