@@ -69,7 +69,7 @@ class TBGNOptimWrapper(OptimWrapper):
 
         optim_wrapper = dict(
             type='TBGNOptimWrapper', constructor='TBGNOptimWrapperConstructor',
-            optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.2),
+            optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.95), weight_decay=0.2),
             task_weights=dict(cls=1., caption=1.),     # ω_k; None: all 1
             sampling_weights=None)                      # s_k; None: from train_cfg.tasks
 

@@ -164,6 +164,10 @@ class TBGN(Optimizer):
     * ``p.grad`` is left as it was: the factor ω/‖∇L‖ of g enters the moment updates as a
       scalar (for extreme norms g is first computed in a temporary copy).
     * Written with ``torch._foreach_*`` ops: any device, any floating dtype.
+    * Learning rate: because the moments decay through the other tasks' steps, a parameter only
+      task k reaches travels about 1/s_k times further than under AdamW at the same ``lr``; with
+      several tasks use a smaller ``lr`` than AdamW's (0.3x was best on the embedded data,
+      ``docs/tbgn.md``; ``tools/analysis/tbgn_step_size.py`` measures the ratio).
 
     Example::
 
