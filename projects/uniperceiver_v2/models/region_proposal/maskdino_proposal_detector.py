@@ -17,7 +17,7 @@ from mmdet.models.layers.transformer.utils import MLP
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, OptSampleList, SampleList
 from mmdet.utils import ConfigType
-from torch import Tensor
+from torch import Tensor, nn
 
 from .maskdino_head import MaskDINOHead
 
@@ -46,6 +46,11 @@ class MaskDINOProposalDetector(DINO):
     def _init_layers(self) -> None:
         """DINO layers plus the pixel embedding."""
         super()._init_layers()
+        # mmdet's DINO allocates level_embed uninitialised (torch.Tensor) and fills it only in
+        # init_weights; zero it here so a model used without init_weights (tests, a checkpoint
+        # that lacks it) never sees garbage or NaN.  Zeroing draws no random numbers, so seeded
+        # runs (which call init_weights) are unchanged.
+        nn.init.zeros_(self.level_embed)
         # mmdet's DINO decoder encodes reference boxes with a fixed 4 x 128 sine encoding but sizes
         # ref_point_head's input as 2 * embed_dims, which only agrees at width 256; size it to the
         # encoding so narrower (CPU) widths work too.
