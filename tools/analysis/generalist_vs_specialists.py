@@ -167,7 +167,8 @@ def default_rows() -> List[Row]:
         Row('tbgn_off', 'TBGN (1 rank)', 'all tasks + MoE, AdamW + clip 0.1 at lr 5e-4', no_tbgn,
             TASKS, pre_stage=True),
         Row('adamw_lr15', 'TBGN (1 rank)', 'all tasks + MoE, AdamW + clip 0.1 at lr 1.5e-4',
-            no_tbgn, TASKS, options={'optim_wrapper.optimizer.lr': 1.5e-4}, pre_stage=True),
+            no_tbgn, TASKS, options={'optim_wrapper.optimizer.lr':
+                                     optimizer_signature(REFERENCE)['lr']}, pre_stage=True),
     ]
     return rows
 
