@@ -1,6 +1,6 @@
 """The Uni-Perceiver v2 image encoder: backbone + region proposals + global tokens (Sec. 4.1)."""
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
-from mmengine.runner import load_checkpoint
+from mmengine.logging import print_log
+from mmengine.runner import CheckpointLoader
 from torch import Tensor
 
 from .image_tokens import ImageTokens
@@ -34,7 +35,15 @@ class ImageEncoder(BaseModule):
         proposal_checkpoint (str, optional): checkpoint of the same proposal network trained on
             its own (a plain mmdet detector, e.g. ``configs/proposal_network/``), loaded by
             :meth:`init_weights`; the paper starts multi-task training from a detection-pretrained
-            proposal network.  Keys must match exactly.  Defaults to None.
+            proposal network.  Keys must match exactly, except those under
+            ``proposal_checkpoint_skip``.  Defaults to None.
+        proposal_checkpoint_skip (Sequence[str]): key prefixes of the proposal network left at
+            their initialisation when ``proposal_checkpoint`` is loaded: the class-specific parts
+            of a class-aware (detection-pretrained) checkpoint, e.g.
+            ``('bbox_head.cls_branches', 'dn_query_generator.label_embedding')`` - its class logits
+            become this network's objectness logit, as the paper replaces the pretrained
+            detector's classes by binary objectness.  Every prefix must match a key of the
+            network.  Defaults to ``()``.
         init_cfg (dict, optional): initialisation config.
     """
 
@@ -42,10 +51,16 @@ class ImageEncoder(BaseModule):
                  proposal_tokens: ConfigType = dict(type='ProposalTokens'),
                  embed_dims: int = 768, num_proposals: int = 200,
                  proposal_checkpoint: Optional[str] = None,
+                 proposal_checkpoint_skip: Sequence[str] = (),
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.proposal_checkpoint = proposal_checkpoint
         self.proposal_network = MODELS.build(proposal_network)
+        if isinstance(proposal_checkpoint_skip, str):
+            proposal_checkpoint_skip = (proposal_checkpoint_skip, )
+        self.proposal_checkpoint_skip = tuple(proposal_checkpoint_skip)
+        self._check_prefixes('proposal_checkpoint_skip', self.proposal_checkpoint_skip,
+                             self.proposal_network.state_dict().keys())
         self.embed_dims = embed_dims
         self.num_proposals = num_proposals
         self.num_queries = self.proposal_network.num_queries
@@ -70,8 +85,40 @@ class ImageEncoder(BaseModule):
                 'model.image_encoder.proposal_checkpoint) does not exist: train the proposal '
                 'network first (the config header names the command), or set the key to None to '
                 'start from the backbone weights alone')
-        load_checkpoint(self.proposal_network, self.proposal_checkpoint, map_location='cpu',
-                        strict=True, logger='current')
+        checkpoint = CheckpointLoader.load_checkpoint(self.proposal_checkpoint, map_location='cpu')
+        state = checkpoint.get('state_dict', checkpoint)
+        state = {key: value for key, value in state.items()
+                 if not any(self._under(key, prefix) for prefix in self.proposal_checkpoint_skip)}
+        try:
+            missing, unexpected = self.proposal_network.load_state_dict(state, strict=False)
+        except RuntimeError as error:  # a shape mismatch
+            raise RuntimeError(
+                f'ImageEncoder: proposal_checkpoint {self.proposal_checkpoint!r} does not fit the '
+                f'proposal network: {error}\n(class-specific parts of a class-aware checkpoint go '
+                'in model.image_encoder.proposal_checkpoint_skip)') from error
+        missing = [key for key in missing
+                   if not any(self._under(key, p) for p in self.proposal_checkpoint_skip)]
+        if missing or unexpected:
+            raise KeyError(
+                f'ImageEncoder: proposal_checkpoint {self.proposal_checkpoint!r} does not fit the '
+                f'proposal network (model.image_encoder.proposal_network): missing keys '
+                f'{missing[:5]}, unexpected keys {unexpected[:5]} (first five of {len(missing)} / '
+                f'{len(unexpected)}); list class-specific parts in '
+                'model.image_encoder.proposal_checkpoint_skip')
+        print_log(f'ImageEncoder: loaded the proposal network from {self.proposal_checkpoint}'
+                  + (f', keeping {list(self.proposal_checkpoint_skip)} at their initialisation'
+                     if self.proposal_checkpoint_skip else ''), logger='current')
+
+    def _check_prefixes(self, key: str, prefixes: Sequence[str], names: Sequence[str]) -> None:
+        for prefix in prefixes:
+            if not any(self._under(name, prefix) for name in names):
+                raise KeyError(f'ImageEncoder: model.image_encoder.{key} entry {prefix!r} matches '
+                               'no parameter of the proposal network')
+
+    @staticmethod
+    def _under(key: str, prefix: str) -> bool:
+        """Whether state-dict ``key`` is ``prefix`` or lies under it (dotted)."""
+        return key == prefix or key.startswith(prefix + '.')
 
     def _check_num_proposals(self, num: int) -> None:
         if not 0 < num <= self.num_queries:
