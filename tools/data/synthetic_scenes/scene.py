@@ -7,6 +7,7 @@ generated from its own random stream ``(seed, split, index)``, so the output is 
 run and independent of the sizes of the other splits.
 """
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Dict, List, Tuple
 
 import cv2
@@ -49,9 +50,10 @@ class SceneObject:
         x0, y0 = int(xs.min()), int(ys.min())
         return [float(x0), float(y0), float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)]
 
-    @property
+    @cached_property
     def centroid(self) -> Tuple[float, float]:
-        """Mean ``(x, y)`` of the visible pixel centres."""
+        """Mean ``(x, y)`` of the visible pixel centres (computed once: captions and referring
+        expressions ask for it many times)."""
         ys, xs = np.nonzero(self.mask)
         return float(xs.mean() + 0.5), float(ys.mean() + 0.5)
 
