@@ -1,5 +1,6 @@
-# The embedded default with all seven tasks: classification, detection + instance segmentation,
-# captioning, image-text retrieval (configs/upv2_tiny_synthetic.py, inherited as it is) plus
+# The embedded recipe (its long schedule) with all seven tasks: classification, detection +
+# instance segmentation, captioning, image-text retrieval (configs/upv2_tiny_synthetic_long.py,
+# inherited as it is; stage 1: proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py) plus
 # referring-expression grounding and semantic segmentation
 # (configs/_base_/datasets/synthetic_grounding_semseg.py), one model, one likelihood.
 #
@@ -11,7 +12,7 @@
 # TBGN at the five-task default's lr 1.5e-4: at 5e-4 its 1/s_k-larger steps on the rare tasks' own
 # parameters wrecked every task (README "Seven tasks", docs/tbgn.md).
 _base_ = [
-    './upv2_tiny_synthetic.py',
+    './upv2_tiny_synthetic_long.py',
     './_base_/datasets/synthetic_grounding_semseg.py',
 ]
 

@@ -1,9 +1,9 @@
-# The embedded default (configs/upv2_tiny_synthetic.py, its model and recipe inherited) restricted
-# to classification, detection + instance segmentation and referring-expression grounding on the
-# synthetic scenes: the base of the open-vocabulary configs (configs/open_vocabulary/), whose
+# The embedded long schedule (configs/upv2_tiny_synthetic_long.py, model and recipe inherited)
+# restricted to classification, detection + instance segmentation and referring-expression grounding
+# on the synthetic scenes: the base of the open-vocabulary configs (configs/open_vocabulary/), whose
 # captions would otherwise name every category.
 _base_ = [
-    '../upv2_tiny_synthetic.py',
+    '../upv2_tiny_synthetic_long.py',
     './datasets/synthetic_grounding_semseg.py',
 ]
 model = dict(

@@ -1,9 +1,9 @@
-# The embedded default with the paper's mixed sampling (Tab. 4, first row): every rank draws its own
-# task each iteration, so no gathered retrieval negatives, no TBGN (plain AdamW, global clip 0.1
-# [v1-code]) and per-rank detection loss normalisers (see ablations/upv2_r50_4task_mixed.py).
-# Differs from the embedded default only on several ranks:
+# The embedded long schedule with the paper's mixed sampling (Tab. 4, first row): every rank draws
+# its own task each iteration, so no gathered retrieval negatives, no TBGN (plain AdamW, global clip
+# 0.1 [v1-code]) and per-rank detection loss normalisers (see ablations/upv2_r50_4task_mixed.py).
+# Differs from the long schedule only on several ranks:
 #   bash tools/dist_train.sh configs/ablations/upv2_tiny_synthetic_mixed.py 2
-_base_ = ['../upv2_tiny_synthetic.py']
+_base_ = ['../upv2_tiny_synthetic_long.py']
 train_cfg = dict(sampling='mixed')
 model = dict(
     image_encoder=dict(proposal_network=dict(bbox_head=dict(sync_cls_avg_factor=False))),

@@ -172,6 +172,8 @@ def test_real_pipelines_on_synthetic_layout(stage, synthetic_data, tmp_path):
 STAGES = [  # (proposal-network stage, multi-task config that loads its checkpoint)
     ('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',
      'configs/upv2_tiny_synthetic.py'),
+    ('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py',
+     'configs/upv2_tiny_synthetic_long.py'),
     ('configs/proposal_network/maskdino_proposal_r50_coco.py', 'configs/upv2_r50_4task.py'),
     ('configs/proposal_network/maskdino_proposal_swin-b_coco.py', 'configs/upv2_base.py'),
     ('configs/proposal_network/maskdino_proposal_swin-l_coco.py', 'configs/upv2_large.py'),
@@ -180,17 +182,41 @@ STAGES = [  # (proposal-network stage, multi-task config that loads its checkpoi
 
 @pytest.mark.parametrize('stage1,stage2', STAGES, ids=[rel(s) for s, _ in STAGES])
 def test_proposal_stage_checkpoint_fits_the_multi_task_model(stage1, stage2):
-    """The stage-1 detector is exactly the multi-task model's proposal network (strict loading:
-    the same keys and shapes), and the multi-task config names that stage's work_dir."""
-    from mmdet.registry import MODELS
+    """The stage-1 detector is exactly the multi-task model's proposal network (the same keys and
+    shapes, except the class-specific parts a class-aware stage 1 leaves out through
+    ``proposal_checkpoint_skip``), and the multi-task config names that stage's work_dir and
+    last checkpoint."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
     first, second = Config.fromfile(osp.join(ROOT, stage1)), Config.fromfile(osp.join(ROOT, stage2))
     checkpoint = second.model.image_encoder.proposal_checkpoint
     name = osp.splitext(osp.basename(stage1))[0]
     assert checkpoint.startswith(f'work_dirs/{name}/'), checkpoint
+    if first.train_cfg.get('type') == 'IterBasedTrainLoop':
+        assert checkpoint.endswith(f'/iter_{first.train_cfg.max_iters}.pth'), checkpoint
+    skip = tuple(second.model.image_encoder.get('proposal_checkpoint_skip', ()))
+    _assert_same_shapes(first.model, second.model.image_encoder.proposal_network, skip)
+
+
+def _assert_same_shapes(detector: dict, proposal_network: dict, skip: tuple) -> None:
+    from mmdet.registry import MODELS
     shapes = []
-    for cfg in (first.model, second.model.image_encoder.proposal_network):
+    for cfg in (detector, proposal_network):
         cfg.backbone.pop('init_cfg', None)
-        shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()})
+        shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()
+                       if not any(k == p or k.startswith(p + '.') for p in skip)})
     assert shapes[0] == shapes[1]
+
+
+def test_class_aware_stage1_fits_the_default_with_its_classes_skipped():
+    """The class-aware stage 1 (the detection specialist at the default's stage-1 budget,
+    docs/embedded_detection.md section 10) loads into the default's proposal network with its
+    class logits and denoising label embedding skipped, as that config's header says."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    first = Config.fromfile(osp.join(
+        ROOT, 'configs/proposal_network/maskdino_proposal_mobilenetv2_20cls_synthetic.py'))
+    second = Config.fromfile(osp.join(ROOT, 'configs/upv2_tiny_synthetic.py'))
+    assert first.train_cfg.max_iters == 440
+    _assert_same_shapes(first.model, second.model.image_encoder.proposal_network,
+                        ('bbox_head.cls_branches', 'dn_query_generator.label_embedding'))
