@@ -34,3 +34,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
 log_processor = dict(by_epoch=False)
+# seeded like stage 2 (without it MMEngine draws a new seed per run: stage-1 box AP 48.8 vs 54.8
+# for two runs of the 440-iteration version)
+randomness = dict(seed=0)
