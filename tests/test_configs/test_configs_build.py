@@ -209,14 +209,13 @@ def _assert_same_shapes(detector: dict, proposal_network: dict, skip: tuple) -> 
 
 
 def test_class_aware_stage1_fits_the_default_with_its_classes_skipped():
-    """The class-aware stage 1 (the detection specialist at the default's stage-1 budget,
-    docs/embedded_detection.md section 10) loads into the default's proposal network with its
-    class logits and denoising label embedding skipped, as that config's header says."""
+    """The detection specialist as a class-aware stage 1 (docs/embedded_detection.md section 10)
+    loads into the default's proposal network with its class logits and denoising label
+    embedding skipped (``model.image_encoder.proposal_checkpoint_skip``)."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
-    first = Config.fromfile(osp.join(
-        ROOT, 'configs/proposal_network/maskdino_proposal_mobilenetv2_20cls_synthetic.py'))
+    first = Config.fromfile(
+        osp.join(ROOT, 'configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py'))
     second = Config.fromfile(osp.join(ROOT, 'configs/upv2_tiny_synthetic.py'))
-    assert first.train_cfg.max_iters == 440
     _assert_same_shapes(first.model, second.model.image_encoder.proposal_network,
                         ('bbox_head.cls_branches', 'dn_query_generator.label_embedding'))
