@@ -14,7 +14,8 @@
 #
 # The recipe is configs/upv2_tiny_synthetic_long.py (model, data, unmixed sampling, gathered
 # negatives, TBGN) at 0.55 of its iterations.  The long schedule (800 + 1,400 iterations, about
-# 24.5 minutes) reaches 40.1 box AP where this one reaches 16.7: the unified likelihood needs
+# 24.5 minutes) reaches 40.1 box AP where this one reaches 16.3 (seed 0; 11.7-19.4 over four
+# runs): the unified likelihood needs
 # about 600 detection iterations of stage 2 before the proposals' class likelihoods separate
 # (docs/embedded_detection.md sections 8 and 10).
 _base_ = ['./upv2_tiny_synthetic_long.py']

@@ -1,7 +1,7 @@
 # The embedded recipe (its long schedule) with all seven tasks: classification, detection +
 # instance segmentation, captioning, image-text retrieval (configs/upv2_tiny_synthetic_long.py,
-# inherited as it is; stage 1: proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py) plus
-# referring-expression grounding and semantic segmentation
+# inherited as it is; stage 1: proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py)
+# plus referring-expression grounding and semantic segmentation
 # (configs/_base_/datasets/synthetic_grounding_semseg.py), one model, one likelihood.
 #
 #   python tools/data/generate_synthetic.py          # also writes refcoco/ and semseg/

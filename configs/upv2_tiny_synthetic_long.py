@@ -26,7 +26,8 @@ _base_ = [
 ]
 
 # ---------------------------------------------------------------------------- model and data
-proposal_checkpoint = 'work_dirs/maskdino_proposal_mobilenetv2_synthetic_long/iter_800.pth'  # stage 1
+# stage 1: configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py
+proposal_checkpoint = 'work_dirs/maskdino_proposal_mobilenetv2_synthetic_long/iter_800.pth'
 # every task of configs/_base_/datasets/synthetic_multitask.py, under its own name
 model = dict(
     image_encoder=dict(proposal_checkpoint=proposal_checkpoint),
