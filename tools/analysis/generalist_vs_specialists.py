@@ -143,6 +143,8 @@ def default_rows() -> List[Row]:
             REFERENCE, TASKS, pre_stage=True),
         Row('tbgn_lr05', 'Tab. 3', 'all tasks + MoE, TBGN at lr 5e-4 (former default)',
             REFERENCE, TASKS, options=FORMER_TBGN_LR, pre_stage=True),
+        Row('no_moe', 'Tab. 3', 'all tasks, no MoE',
+            'configs/ablations/upv2_tiny_synthetic_no_moe.py', TASKS, pre_stage=True),
         # measured before the embedded default's TBGN lr became 0.3x (docs/tbgn.md): compare
         # them with the tbgn_lr05 row
         Row('all_no_moe', 'Tab. 3', 'all tasks, no MoE (TBGN lr 5e-4)',
