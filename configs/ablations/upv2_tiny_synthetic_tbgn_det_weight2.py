@@ -3,4 +3,5 @@
 # budget (docs/tbgn.md).
 #   python tools/train.py configs/ablations/upv2_tiny_synthetic_tbgn_det_weight2.py
 _base_ = ['../upv2_tiny_synthetic_long.py']
-optim_wrapper = dict(task_weights=dict(_delete_=True, syn_cls=1.0, syn_det=2.0, syn_cap=1.0, syn_ret=1.0))
+optim_wrapper = dict(
+    task_weights=dict(_delete_=True, syn_cls=1.0, syn_det=2.0, syn_cap=1.0, syn_ret=1.0))

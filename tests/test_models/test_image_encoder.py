@@ -137,6 +137,15 @@ def test_proposal_checkpoint_survives_initialisation(tmp_path):
     loaded = encoder.proposal_network.state_dict()
     for key, value in standalone.state_dict().items():
         assert torch.equal(loaded[key], value), key
+    # a checkpoint saved from a DataParallel-wrapped detector ('module.' keys) loads the same
+    wrapped = str(tmp_path / 'stage1_ddp.pth')
+    torch.save(dict(state_dict={'module.' + k: v for k, v in standalone.state_dict().items()}),
+               wrapped)
+    torch.manual_seed(3)
+    from_wrapped = MODELS.build(dict(copy.deepcopy(cfg), proposal_checkpoint=wrapped))
+    from_wrapped.init_weights()
+    for key, value in standalone.state_dict().items():
+        assert torch.equal(from_wrapped.proposal_network.state_dict()[key], value), key
     # the naive way re-initialises the transformer: at least one tensor would differ
     torch.manual_seed(2)
     naive = MODELS.build(dict(cfg, proposal_network=dict(

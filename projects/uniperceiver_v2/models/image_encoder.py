@@ -1,5 +1,6 @@
 """The Uni-Perceiver v2 image encoder: backbone + region proposals + global tokens (Sec. 4.1)."""
 import os.path as osp
+import re
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -59,8 +60,11 @@ class ImageEncoder(BaseModule):
         if isinstance(proposal_checkpoint_skip, str):
             proposal_checkpoint_skip = (proposal_checkpoint_skip, )
         self.proposal_checkpoint_skip = tuple(proposal_checkpoint_skip)
-        self._check_prefixes('proposal_checkpoint_skip', self.proposal_checkpoint_skip,
-                             self.proposal_network.state_dict().keys())
+        keys = self.proposal_network.state_dict().keys()
+        for prefix in self.proposal_checkpoint_skip:
+            if not any(self._under(key, prefix) for key in keys):
+                raise KeyError(f'ImageEncoder: model.image_encoder.proposal_checkpoint_skip entry '
+                               f'{prefix!r} matches no parameter of the proposal network')
         self.embed_dims = embed_dims
         self.num_proposals = num_proposals
         self.num_queries = self.proposal_network.num_queries
@@ -87,6 +91,8 @@ class ImageEncoder(BaseModule):
                 'start from the backbone weights alone')
         checkpoint = CheckpointLoader.load_checkpoint(self.proposal_checkpoint, map_location='cpu')
         state = checkpoint.get('state_dict', checkpoint)
+        # as mmengine's load_checkpoint: a (Distributed)DataParallel 'module.' prefix is dropped
+        state = {re.sub(r'^module\.', '', key): value for key, value in state.items()}
         state = {key: value for key, value in state.items()
                  if not any(self._under(key, prefix) for prefix in self.proposal_checkpoint_skip)}
         try:
@@ -108,12 +114,6 @@ class ImageEncoder(BaseModule):
         print_log(f'ImageEncoder: loaded the proposal network from {self.proposal_checkpoint}'
                   + (f', keeping {list(self.proposal_checkpoint_skip)} at their initialisation'
                      if self.proposal_checkpoint_skip else ''), logger='current')
-
-    def _check_prefixes(self, key: str, prefixes: Sequence[str], names: Sequence[str]) -> None:
-        for prefix in prefixes:
-            if not any(self._under(name, prefix) for name in names):
-                raise KeyError(f'ImageEncoder: model.image_encoder.{key} entry {prefix!r} matches '
-                               'no parameter of the proposal network')
 
     @staticmethod
     def _under(key: str, prefix: str) -> bool:
