@@ -27,6 +27,8 @@ from train_record_hook import write_small_run_config  # noqa: E402
 EMBEDDED = ROOT / 'configs' / 'upv2_tiny_synthetic.py'
 EMBEDDED_MIXED = ROOT / 'configs' / 'ablations' / 'upv2_tiny_synthetic_mixed.py'
 STAGE1 = ROOT / 'configs' / 'proposal_network' / 'maskdino_proposal_mobilenetv2_synthetic.py'
+SPECIALIST = ROOT / 'configs' / 'specialists' / 'maskdino_mobilenetv2_20cls_synthetic.py'
+CLASS_SPECIFIC = '[bbox_head.cls_branches,dn_query_generator.label_embedding]'
 PREEMPTED_EXIT_CODE = 75
 TIMEOUT = 600
 
@@ -46,16 +48,19 @@ def run_dir(synthetic_data, tmp_path_factory) -> Path:
     return d
 
 
+STAGE1_SMALL = ('--cfg-options', 'train_cfg.max_iters=2',
+                'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+                'test_cfg=None', 'test_dataloader=None', 'test_evaluator=None',
+                'train_dataloader.batch_size=2',
+                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                'default_hooks.checkpoint.interval=2')
+
+
 @pytest.fixture(scope='module', autouse=True)
 def stage1_checkpoint(run_dir) -> Path:
     """Stage 1 of the embedded default, through tools/train.py (2 iterations of batch 2)."""
     work_dir = run_dir / 'w_stage1'
-    train(run_dir, STAGE1, str(work_dir), '--cfg-options', 'train_cfg.max_iters=2',
-          'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
-          'test_cfg=None', 'test_dataloader=None', 'test_evaluator=None',
-          'train_dataloader.batch_size=2',
-          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-          'default_hooks.checkpoint.interval=2')
+    train(run_dir, STAGE1, str(work_dir), *STAGE1_SMALL)
     return work_dir / 'iter_2.pth'
 
 
@@ -249,3 +254,24 @@ def test_sigterm_checkpoints_exits_75_and_resumes_exactly(run_dir, uninterrupted
     resumed = records(run_dir, 'preempted_resumed')
     assert resumed[0]['iter'] == done
     assert_same_losses(resumed, uninterrupted)
+
+
+
+def test_class_aware_stage1_starts_the_default_with_its_classes_skipped(run_dir):
+    """A class-aware stage 1 (the 20-class detection specialist, docs/embedded_detection.md
+    section 10) hands over to the default through tools/train.py only with
+    ``model.image_encoder.proposal_checkpoint_skip``; without it the run stops with an error that
+    names that key."""
+    train(run_dir, SPECIALIST, str(run_dir / 'w_stage1_20cls'), *STAGE1_SMALL)
+    config = Path(write_small_run_config(
+        str(run_dir / 'from_20cls.py'), str(EMBEDDED), str(run_dir / 'records_from_20cls'), 2, 2,
+        proposal_checkpoint=str(run_dir / 'w_stage1_20cls' / 'iter_2.pth')))
+    refused = train(run_dir, config, str(run_dir / 'w_from_20cls_refused'), check=False)
+    assert refused.returncode != 0
+    assert 'model.image_encoder.proposal_checkpoint_skip' in refused.stdout + refused.stderr
+    done = train(run_dir, config, str(run_dir / 'w_from_20cls'), '--cfg-options',
+                 f'model.image_encoder.proposal_checkpoint_skip={CLASS_SPECIFIC}')
+    assert 'keeping' in done.stdout + done.stderr  # the loader's log line names what it skipped
+    recs = records(run_dir, 'from_20cls')
+    assert len(recs) == 2
+    assert_finite(recs)
