@@ -18,7 +18,7 @@ from typing import List, Optional
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
-from synthetic_scenes import (CLASSES, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE,
+from synthetic_scenes import (CLASSES, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE, GroundingSemsegWriter,
                               generate_grounding_and_semseg, generate_synthetic_scenes)
 
 
@@ -68,8 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logger = MMLogger.get_instance('generate_synthetic', log_level='INFO')
     total = args.num_train + args.num_val + args.num_test
-    passes = 1 if args.grounding_semseg_only else 2
-    bar = None if args.no_progress else ProgressBar(passes * total)
+    bar = None if args.no_progress else ProgressBar(total)
     step = max(1, total // 100)  # redraw the bar about 100 times, not once per image
     pending = [0]
 
@@ -83,9 +82,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     sizes = dict(num_train=args.num_train, num_val=args.num_val, num_test=args.num_test,
                  image_size=args.image_size, seed=args.seed, progress=progress)
     try:
-        paths = {} if args.grounding_semseg_only else generate_synthetic_scenes(
-            args.out_dir, **sizes)
-        extra = generate_grounding_and_semseg(args.out_dir, **sizes)
+        if args.grounding_semseg_only:  # render again: the images exist
+            paths, extra = {}, generate_grounding_and_semseg(args.out_dir, **sizes)
+        else:  # one render per image for all the files
+            writer = GroundingSemsegWriter(args.out_dir, args.image_size, args.seed)
+            paths = generate_synthetic_scenes(args.out_dir, **sizes, on_scene=writer.add)
+            extra = writer.write()
     except OSError as err:
         print(f'\nerror: --out-dir {args.out_dir!r}: {err}', file=sys.stderr)
         return 1

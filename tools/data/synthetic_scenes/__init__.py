@@ -14,7 +14,8 @@ of the runtime package (nothing in ``uniperceiver_v2`` needs it); import it with
 * ``generate``: :func:`generate_synthetic_scenes`, all splits;
 * ``referring``, ``refcoco_writer``, ``grounding_semseg``: unambiguous referring expressions in
   the RefCOCO format and semantic label maps in the mmseg layout
-  (:func:`generate_grounding_and_semseg`, new files beside the others).
+  (:class:`GroundingSemsegWriter` from the same renders, or
+  :func:`generate_grounding_and_semseg`: new files beside the others).
 
 The same arguments give byte-identical files.
 """
@@ -22,8 +23,8 @@ from .captions import describe_scene
 from .categories import (CATEGORIES, CLASSES, COLOUR_RGB, COLOURS, GENERATOR_VERSION,
                          MAX_SPLIT_SIZE, METAINFO, MIN_IMAGE_SIZE, PALETTE, SHAPES, SPLITS)
 from .generate import generate_synthetic_scenes
-from .grounding_semseg import (IGNORE_INDEX, REFS_FILE, generate_grounding_and_semseg,
-                               semantic_label_map)
+from .grounding_semseg import (IGNORE_INDEX, REFS_FILE, GroundingSemsegWriter,
+                               generate_grounding_and_semseg, semantic_label_map)
 from .geometry import encode_mask, polygon_area, rasterize_polygon, shape_polygon
 from .referring import EXPRESSIONS_PER_OBJECT, referring_expressions
 from .scene import Scene, SceneObject, render_scene
@@ -33,6 +34,6 @@ __all__ = [
     'METAINFO', 'MIN_IMAGE_SIZE', 'PALETTE', 'SHAPES', 'SPLITS', 'Scene', 'SceneObject',
     'describe_scene', 'encode_mask', 'generate_synthetic_scenes', 'polygon_area',
     'rasterize_polygon', 'render_scene', 'shape_polygon', 'EXPRESSIONS_PER_OBJECT',
-    'IGNORE_INDEX', 'REFS_FILE', 'generate_grounding_and_semseg', 'referring_expressions',
+    'IGNORE_INDEX', 'REFS_FILE', 'GroundingSemsegWriter', 'generate_grounding_and_semseg', 'referring_expressions',
     'semantic_label_map'
 ]

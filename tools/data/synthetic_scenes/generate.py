@@ -9,7 +9,7 @@ from PIL import Image
 
 from .categories import (CLASSES, GENERATOR_VERSION, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE,
                          SPLIT_ID_OFFSETS, SPLITS)
-from .scene import render_scene
+from .scene import Scene, render_scene
 from .writers import SplitWriter, dump_json
 
 
@@ -40,7 +40,9 @@ def generate_synthetic_scenes(out_dir: str,
                               num_test: int = 200,
                               image_size: int = 128,
                               seed: int = 0,
-                              progress: Optional[Callable[[str, int, int], None]] = None) -> dict:
+                              progress: Optional[Callable[[str, int, int], None]] = None,
+                              on_scene: Optional[Callable[[str, int, Scene], None]] = None
+                              ) -> dict:
     """Generate the synthetic multi-task dataset under ``out_dir``.
 
     Layout::
@@ -64,6 +66,9 @@ def generate_synthetic_scenes(out_dir: str,
         image_size (int): Image side length in pixels (>= ``MIN_IMAGE_SIZE``).
         seed (int): Non-negative seed; same arguments give byte-identical files.
         progress (callable, optional): Called as ``progress(split, done, total)`` after each image.
+        on_scene (callable, optional): Called as ``on_scene(split, index, scene)`` with each
+            rendered :class:`Scene` (e.g. ``GroundingSemsegWriter.add``: more files from the
+            same renders).
 
     Returns:
         dict: ``data_root``, ``classes_file``, ``generation_file`` and, per split name, a dict with
@@ -83,7 +88,7 @@ def generate_synthetic_scenes(out_dir: str,
     written: dict = dict(data_root=out_dir)
     for split in SPLITS:
         written[split] = _write_split(out_dir, split, sizes[split], int(image_size), int(seed),
-                                      progress)
+                                      progress, on_scene)
     classes_file = osp.join(meta_dir, 'classes.txt')
     with open(classes_file, 'w', encoding='utf-8') as f:
         f.write(''.join(name + '\n' for name in CLASSES))
@@ -97,7 +102,8 @@ def generate_synthetic_scenes(out_dir: str,
 
 
 def _write_split(out_dir: str, split: str, num_images: int, image_size: int, seed: int,
-                 progress: Optional[Callable[[str, int, int], None]]) -> dict:
+                 progress: Optional[Callable[[str, int, int], None]],
+                 on_scene: Optional[Callable[[str, int, Scene], None]]) -> dict:
     """Render and write one split; returns its paths (see :func:`generate_synthetic_scenes`)."""
     writer = SplitWriter(split)
     for index in range(num_images):
@@ -107,6 +113,8 @@ def _write_split(out_dir: str, split: str, num_images: int, image_size: int, see
         Image.fromarray(scene.image).save(osp.join(out_dir, split, file_name), format='PNG',
                                           compress_level=6)
         writer.add(image_id, file_name, image_size, scene)
+        if on_scene is not None:
+            on_scene(split, index, scene)
         if progress is not None:
             progress(split, index + 1, num_images)
     paths = dict(

@@ -1,10 +1,11 @@
 """Referring expressions (RefCOCO format) and semantic label maps (mmseg layout) of the synthetic
 scenes, written beside the files of :func:`generate_synthetic_scenes` without touching them.
 
-Each image is rendered again from its own random stream (``render_scene`` is deterministic), so
-the new files can be added to an existing ``data/synthetic``; the expressions are drawn from a
-separate stream ``(seed, split, index, 1)``, so the images, instances and captions stay
-byte-identical.  Layout (under ``out_dir``)::
+:class:`GroundingSemsegWriter` takes each scene as it is rendered (``generate_synthetic_scenes(...,
+on_scene=writer.add)``: one render per image for all the files); :func:`generate_grounding_and_semseg`
+renders the scenes again (``render_scene`` is deterministic), so the new files can be added to an
+existing ``data/synthetic``.  The expressions are drawn from a separate stream
+``(seed, split, index, 1)``, so the images, instances and captions stay byte-identical.  Layout (under ``out_dir``)::
 
     refcoco/instances.json          COCO instances of all splits (file_name = <split>/<image>)
     refcoco/refs(synthetic).p       refs, split = train / val / test (mmpretrain RefCOCO)
@@ -13,7 +14,7 @@ byte-identical.  Layout (under ``out_dir``)::
 """
 import os
 import os.path as osp
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 from PIL import Image
@@ -38,6 +39,52 @@ def semantic_label_map(scene: Scene) -> np.ndarray:
     return label_map
 
 
+class GroundingSemsegWriter:
+    """Writes the label map and collects the referring expressions of each scene it is given.
+
+    Args:
+        out_dir (str): The data root (``refcoco/`` and ``semseg/<split>/`` are created in it).
+        image_size (int): Image side length in pixels (the scenes').
+        seed (int): The scenes' seed (the expressions' stream is ``(seed, split, index, 1)``).
+        per_object (int): Expressions per object (at most; fewer when fewer are unambiguous).
+    """
+
+    def __init__(self, out_dir: str, image_size: int, seed: int,
+                 per_object: int = EXPRESSIONS_PER_OBJECT) -> None:
+        self.out_dir = os.fspath(out_dir)
+        self.image_size, self.seed, self.per_object = int(image_size), int(seed), int(per_object)
+        self.refs = RefCocoWriter()
+        self.semseg_dirs: Dict[str, str] = {}
+
+    def add(self, split: str, index: int, scene: Scene) -> None:
+        """Write the label map of image ``index`` of ``split`` and collect its expressions."""
+        if split not in self.semseg_dirs:
+            self.semseg_dirs[split] = osp.join(self.out_dir, 'semseg', split)
+            _prepare_dir(self.semseg_dirs[split])
+        image_id = SPLIT_ID_OFFSETS[split] + index + 1
+        file_name = f'synthetic_{split}_{image_id:012d}.png'
+        Image.fromarray(semantic_label_map(scene)).save(
+            osp.join(self.semseg_dirs[split], file_name), format='PNG', compress_level=6)
+        rng = np.random.default_rng([self.seed, SPLITS.index(split), index, 1])
+        expressions = referring_expressions(scene.objects, self.image_size, rng, self.per_object)
+        image = dict(id=image_id, file_name=f'{split}/{file_name}', height=self.image_size,
+                     width=self.image_size)
+        self.refs.add(split, image, instance_records(image_id, scene), expressions)
+
+    def write(self) -> dict:
+        """Write the RefCOCO files; returns ``refcoco`` (``instances``, ``refs`` paths,
+        ``num_refs``, ``num_sentences``) and per split ``semseg_dir``."""
+        ref_dir = osp.join(self.out_dir, 'refcoco')
+        _prepare_dir(ref_dir)
+        paths = dict(instances=osp.join(ref_dir, 'instances.json'),
+                     refs=osp.join(ref_dir, REFS_FILE))
+        self.refs.write(paths)
+        written: dict = {split: dict(semseg_dir=d) for split, d in self.semseg_dirs.items()}
+        written['refcoco'] = dict(paths, num_refs=len(self.refs.refs),
+                                  num_sentences=sum(len(r['sentences']) for r in self.refs.refs))
+        return written
+
+
 def generate_grounding_and_semseg(out_dir: str,
                                   num_train: int = 2000,
                                   num_val: int = 200,
@@ -47,7 +94,8 @@ def generate_grounding_and_semseg(out_dir: str,
                                   per_object: int = EXPRESSIONS_PER_OBJECT,
                                   progress: Optional[Callable[[str, int, int], None]] = None
                                   ) -> dict:
-    """Write the RefCOCO files and the semantic label maps of the scenes under ``out_dir``.
+    """Render the scenes again and write their RefCOCO files and semantic label maps under
+    ``out_dir`` (beside the files of :func:`generate_synthetic_scenes` with the same arguments).
 
     Args:
         out_dir (str): The data root of :func:`generate_synthetic_scenes` (same arguments).
@@ -60,8 +108,7 @@ def generate_grounding_and_semseg(out_dir: str,
         progress (callable, optional): Called as ``progress(split, done, total)`` after each image.
 
     Returns:
-        dict: ``refcoco`` (``instances``, ``refs`` paths, ``num_refs``, ``num_sentences``) and
-        per split ``semseg_dir``.
+        dict: see :meth:`GroundingSemsegWriter.write`.
     """
     sizes = dict(train=num_train, val=num_val, test=num_test)
     for split, count in sizes.items():
@@ -69,30 +116,10 @@ def generate_grounding_and_semseg(out_dir: str,
     _check_count('image_size', image_size, 32)
     _check_count('seed', seed, 0)
     _check_count('per_object', per_object, 1)
-    out_dir = os.fspath(out_dir)
-    ref_dir = osp.join(out_dir, 'refcoco')
-    _prepare_dir(ref_dir)
-    writer = RefCocoWriter()
-    written: dict = {}
+    writer = GroundingSemsegWriter(out_dir, image_size, seed, per_object)
     for split in SPLITS:
-        sem_dir = osp.join(out_dir, 'semseg', split)
-        _prepare_dir(sem_dir)
         for index in range(sizes[split]):
-            image_id = SPLIT_ID_OFFSETS[split] + index + 1
-            file_name = f'synthetic_{split}_{image_id:012d}.png'
-            scene = render_scene(int(seed), split, index, int(image_size))
-            Image.fromarray(semantic_label_map(scene)).save(
-                osp.join(sem_dir, file_name), format='PNG', compress_level=6)
-            rng = np.random.default_rng([int(seed), SPLITS.index(split), index, 1])
-            expressions = referring_expressions(scene.objects, int(image_size), rng, per_object)
-            image = dict(id=image_id, file_name=f'{split}/{file_name}', height=int(image_size),
-                         width=int(image_size))
-            writer.add(split, image, instance_records(image_id, scene), expressions)
+            writer.add(split, index, render_scene(int(seed), split, index, int(image_size)))
             if progress is not None:
                 progress(split, index + 1, sizes[split])
-        written[split] = dict(semseg_dir=sem_dir)
-    paths = dict(instances=osp.join(ref_dir, 'instances.json'), refs=osp.join(ref_dir, REFS_FILE))
-    writer.write(paths)
-    written['refcoco'] = dict(paths, num_refs=len(writer.refs),
-                              num_sentences=sum(len(r['sentences']) for r in writer.refs))
-    return written
+    return writer.write()
