@@ -168,6 +168,16 @@ def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
     assert gvs.optimizer_signature(gvs.REFERENCE, json.dumps(gvs.FORMER_TBGN_LR))['lr'] == 5e-4
 
 
+def test_leave_one_out_rows_at_both_tbgn_lrs():
+    rows = {r.name: r for r in gvs.default_rows()}
+    for task in gvs.TASKS:
+        name = 'loo_' + gvs.TASK_NAMES[task]
+        current, former = rows[name], rows[name + '_lr05']
+        assert current.tasks == former.tasks == tuple(t for t in gvs.TASKS if t != task)
+        assert current.options == {} and former.options == gvs.FORMER_TBGN_LR
+        assert 'lr 5e-4' in former.label and 'lr' not in current.label
+
+
 # ------------------------------------------------------------------------------- smoke grid
 def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
     """A specialist, a UPv2 single-task row and a 2-rank Tab. 4 row at 2-3 iterations on the
