@@ -616,9 +616,9 @@ def write_plot(report: List[Tuple[Row, List[dict]]], out: str) -> None:
             if name in s:
                 mean, sd, _ = s[name]
                 ax.barh(y, mean, xerr=sd or None, color=colours[row.group], capsize=2)
-                ax.text(mean + (sd or 0), y, f' {mean:.1f}', va='center', fontsize=7)
+                ax.text(mean + sd, y, f' {mean:.1f}', va='center', fontsize=7)
         ax.set_title(title)
-        ax.set_xlim(0, max([1.0] + [(s[name][0] + (s[name][1] or 0)) * 1.2 for _, s in stats
+        ax.set_xlim(0, max([1.0] + [(s[name][0] + s[name][1]) * 1.2 for _, s in stats
                                      if name in s]))
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels, fontsize=8)

@@ -34,6 +34,7 @@ __all__ = [
     'METAINFO', 'MIN_IMAGE_SIZE', 'PALETTE', 'SHAPES', 'SPLITS', 'Scene', 'SceneObject',
     'describe_scene', 'encode_mask', 'generate_synthetic_scenes', 'polygon_area',
     'rasterize_polygon', 'render_scene', 'shape_polygon', 'EXPRESSIONS_PER_OBJECT',
-    'IGNORE_INDEX', 'REFS_FILE', 'GroundingSemsegWriter', 'generate_grounding_and_semseg', 'referring_expressions',
+    'IGNORE_INDEX', 'REFS_FILE', 'GroundingSemsegWriter', 'generate_grounding_and_semseg',
+    'referring_expressions',
     'semantic_label_map'
 ]

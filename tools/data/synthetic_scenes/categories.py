@@ -25,6 +25,7 @@ CATEGORIES: Tuple[Dict[str, Union[int, str]], ...] = tuple(
 SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 #: Image ids are ``offset + index + 1``: unique over all splits and stable when sizes change.
 SPLIT_ID_OFFSETS: Dict[str, int] = {'train': 0, 'val': 10_000_000, 'test': 20_000_000}
+
 MAX_SPLIT_SIZE = 9_999_999
 MIN_IMAGE_SIZE = 32
 MAX_OBJECTS = 6
@@ -33,3 +34,9 @@ DOMINANT_AREA_RATIO = 1.5
 MIN_VISIBLE_FRACTION = 0.45
 MIN_VISIBLE_PIXELS = 10
 _LAYOUT_ATTEMPTS = 60
+
+
+def image_name(split: str, index: int) -> Tuple[int, str]:
+    """COCO image id and file name of image ``index`` (from 0) of ``split``."""
+    image_id = SPLIT_ID_OFFSETS[split] + index + 1
+    return image_id, f'synthetic_{split}_{image_id:012d}.png'

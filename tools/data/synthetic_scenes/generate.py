@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from .categories import (CLASSES, GENERATOR_VERSION, MAX_SPLIT_SIZE, MIN_IMAGE_SIZE,
-                         SPLIT_ID_OFFSETS, SPLITS)
+                         SPLITS, image_name)
 from .scene import Scene, render_scene
 from .writers import SplitWriter, dump_json
 
@@ -107,8 +107,7 @@ def _write_split(out_dir: str, split: str, num_images: int, image_size: int, see
     """Render and write one split; returns its paths (see :func:`generate_synthetic_scenes`)."""
     writer = SplitWriter(split)
     for index in range(num_images):
-        image_id = SPLIT_ID_OFFSETS[split] + index + 1
-        file_name = f'synthetic_{split}_{image_id:012d}.png'
+        image_id, file_name = image_name(split, index)
         scene = render_scene(seed, split, index, image_size)
         Image.fromarray(scene.image).save(osp.join(out_dir, split, file_name), format='PNG',
                                           compress_level=6)

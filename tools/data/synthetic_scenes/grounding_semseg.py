@@ -1,11 +1,12 @@
 """Referring expressions (RefCOCO format) and semantic label maps (mmseg layout) of the synthetic
 scenes, written beside the files of :func:`generate_synthetic_scenes` without touching them.
 
-:class:`GroundingSemsegWriter` takes each scene as it is rendered (``generate_synthetic_scenes(...,
-on_scene=writer.add)``: one render per image for all the files); :func:`generate_grounding_and_semseg`
-renders the scenes again (``render_scene`` is deterministic), so the new files can be added to an
-existing ``data/synthetic``.  The expressions are drawn from a separate stream
-``(seed, split, index, 1)``, so the images, instances and captions stay byte-identical.  Layout (under ``out_dir``)::
+:class:`GroundingSemsegWriter` takes each scene as it is rendered
+(``generate_synthetic_scenes(..., on_scene=writer.add)``: one render per image for all the files);
+:func:`generate_grounding_and_semseg` renders the scenes again (``render_scene`` is
+deterministic), so the new files can be added to an existing ``data/synthetic``.  The expressions
+are drawn from a separate stream ``(seed, split, index, 1)``, so the images, instances and
+captions stay byte-identical.  Layout (under ``out_dir``)::
 
     refcoco/instances.json          COCO instances of all splits (file_name = <split>/<image>)
     refcoco/refs(synthetic).p       refs, split = train / val / test (mmpretrain RefCOCO)
@@ -19,7 +20,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 from PIL import Image
 
-from .categories import SPLIT_ID_OFFSETS, SPLITS
+from .categories import SPLITS, image_name
 from .generate import _check_count, _prepare_dir
 from .referring import EXPRESSIONS_PER_OBJECT, referring_expressions
 from .refcoco_writer import RefCocoWriter
@@ -61,8 +62,7 @@ class GroundingSemsegWriter:
         if split not in self.semseg_dirs:
             self.semseg_dirs[split] = osp.join(self.out_dir, 'semseg', split)
             _prepare_dir(self.semseg_dirs[split])
-        image_id = SPLIT_ID_OFFSETS[split] + index + 1
-        file_name = f'synthetic_{split}_{image_id:012d}.png'
+        image_id, file_name = image_name(split, index)
         Image.fromarray(semantic_label_map(scene)).save(
             osp.join(self.semseg_dirs[split], file_name), format='PNG', compress_level=6)
         rng = np.random.default_rng([self.seed, SPLITS.index(split), index, 1])
