@@ -32,6 +32,7 @@ DECODER = dict(type='UnifiedDecoder', embed_dims=WIDTH, num_layers=2, num_heads=
 
 
 def det_model(**task_kw):
+    init_default_scope('mmdet')  # the proposal network builds mmdet's DetDataPreprocessor
     encoder = copy.deepcopy(Config.fromfile(TINY_MASKDINO).image_encoder.to_dict())
     encoder.update(embed_dims=WIDTH)
     task = dict(type='DetectionTask', class_names=list(CLASSES), max_per_img=10)
