@@ -63,6 +63,18 @@ def test_earlier_files_byte_identical_and_new_files_deterministic(data_root, tmp
     assert _digest(again, new)[1] == 2 + 12 + 6 + 6
 
 
+def test_grounding_semseg_only_flag_adds_the_same_files(data_root, tmp_path):
+    """``--grounding-semseg-only`` (render again, for a dataset written before these files
+    existed) writes what the one-pass command writes, and nothing else."""
+    again = str(tmp_path / 'only')
+    assert generate_synthetic.main([
+        '--out-dir', again, '--num-train', '12', '--num-val', '6', '--num-test', '6',
+        '--image-size', '64', '--seed', '0', '--no-progress', '--grounding-semseg-only']) == 0
+    new = lambda rel: rel.split(os.sep)[0] in NEW_FOLDERS  # noqa: E731
+    assert _digest(again, new) == _digest(data_root, new)
+    assert sorted(os.listdir(again)) == sorted(NEW_FOLDERS)
+
+
 def _object(label, x0, y0, size=64, w=8, dominant=False):
     mask = np.zeros((size, size), bool)
     mask[y0:y0 + w, x0:x0 + w] = True
