@@ -168,6 +168,19 @@ def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
     assert gvs.optimizer_signature(gvs.REFERENCE, json.dumps(gvs.FORMER_TBGN_LR))['lr'] == 5e-4
 
 
+def test_table_shows_means_over_seeds_of_metrics_wall_clock_and_task_draws(tmp_path):
+    row = gvs.Row('r', 'g', 'a row', gvs.REFERENCE, ('syn_cls', 'syn_det'))
+    runs = [dict(seed=seed, iterations=10, pre_stage_iterations=4, wall_s=wall,
+                 task_iterations=dict(cls=cls, det=10 - cls), metrics=dict(cls_top1=top1))
+            for seed, wall, cls, top1 in ((0, 60.0, 3, 50.0), (1, 180.0, 7, 60.0))]
+    reference = dict(config=gvs.REFERENCE, task_iterations=dict(syn_cls=1.0, syn_det=3.0),
+                     batch_size=dict(syn_cls=16, syn_det=8), pre_stage=None, budget_scale=0.5)
+    out = str(tmp_path / 'table')
+    gvs.write_table([(row, runs)], reference, out, 'cmd')
+    line = [x for x in open(out + '.md').read().splitlines() if x.startswith('| g |')][0]
+    assert '| 10 (cls 5, det 5) + 4 pre-stage | 2.0 min | 0,1 | 55.0 ± 7.1 |' in line
+
+
 def test_leave_one_out_rows_at_both_tbgn_lrs():
     rows = {r.name: r for r in gvs.default_rows()}
     for task in gvs.TASKS:

@@ -578,7 +578,8 @@ def write_table(report: List[Tuple[Row, List[dict]]], reference: dict, out: str,
         + f'; budget scale {reference["budget_scale"]}. Each row trains its tasks for those '
         'iterations (times the scale) at those batch sizes per rank (the Tab. 4 rows run 2 '
         'ranks: twice the images). Values: mean ± sample s.d. over the seeds; wall-clock: the '
-        'whole command (start-up, training, validation; pre-stage included), mean over seeds.',
+        'whole command (start-up, training, validation; pre-stage included) and each task\'s '
+        'iterations (its draws), mean over seeds.',
         '', '| group | row | ranks | iterations (per task) | wall-clock | seeds | '
         + ' | '.join(v[0] for v in METRICS.values()) + ' |',
         '|---|---|---:|---|---:|---|' + '---:|' * len(METRICS)]
@@ -586,9 +587,10 @@ def write_table(report: List[Tuple[Row, List[dict]]], reference: dict, out: str,
         stats = summarise(runs)
         first = runs[0]
         iters = f'{first["iterations"]}'
-        if 'all' not in first['task_iterations']:
-            iters += ' (' + ', '.join(f'{k} {v:.0f}' for k, v in
-                                      first['task_iterations'].items()) + ')'
+        if 'all' not in first['task_iterations']:  # the draws differ by seed: their mean
+            iters += ' (' + ', '.join(
+                f'{k} {sum(r["task_iterations"][k] for r in runs) / len(runs):.0f}'
+                for k in first['task_iterations']) + ')'
         if first['pre_stage_iterations']:
             iters += f' + {first["pre_stage_iterations"]} pre-stage'
         wall = sum(r['wall_s'] for r in runs) / len(runs)
