@@ -1,0 +1,17 @@
+# Uni-Perceiver v2 Large [paper]: upv2_base.py with a Swin-L backbone (ImageNet-21k; the paper
+# further pre-trains it on Objects365 detection, which we do not: load such weights with
+# `load_from` or the backbone's init_cfg).  446M parameters at deployment in the paper.
+_base_ = ['upv2_base.py']
+# stage 1: configs/proposal_network/maskdino_proposal_swin-l_coco.py (the paper's is Objects365-
+# pretrained; point proposal_checkpoint at such a checkpoint of the same network if you have one)
+proposal_checkpoint = 'work_dirs/maskdino_proposal_swin-l_coco/epoch_50.pth'
+model = dict(
+    image_encoder=dict(
+        proposal_checkpoint=proposal_checkpoint,
+        proposal_network=dict(backbone={{_base_.swin_l_backbone}},
+                              neck=dict(in_channels={{_base_.swin_l_channels}})),
+        global_tokens=dict(in_channels=1536)),
+    # activation checkpointing [ours]: the text-encoder and unified-decoder layers are recomputed
+    # in the backward pass instead of stored (same outputs and gradients, less memory)
+    text_encoder=dict(with_cp=True),
+    decoder=dict(with_cp=True))
