@@ -3,16 +3,16 @@
 # jointly: COCO detection + instance segmentation, ImageNet-1k classification, COCO retrieval,
 # COCO captioning, masked language modelling; Flickr30k retrieval is evaluated zero-shot with the
 # COCO-trained retrieval weights.  308M parameters at deployment in the paper
-# (tools/analysis/count_params.py prints ours).  Built on upv2_r50_4task.py (same tasks, data bases
+# (tools/analysis/count_params.py prints ours).  Built on upv2_r50_8xgpu-150k_coco-in1k.py (same tasks, data bases
 # and schedule), adding the tasks the paper's ablation leaves out.
 _base_ = [
-    'upv2_r50_4task.py',
+    'upv2_r50_8xgpu-150k_coco-in1k.py',
     '_base_/datasets/flickr30k_retrieval.py',
     '_base_/datasets/text_corpus.py',
     '_base_/models/swin_backbones.py',
 ]
-# stage 1: configs/proposal_network/maskdino_proposal_swin-b_coco.py
-proposal_checkpoint = 'work_dirs/maskdino_proposal_swin-b_coco/epoch_50.pth'
+# stage 1: configs/proposal_network/maskdino-proposal_swin-b_8xb2-50e_coco.py
+proposal_checkpoint = 'work_dirs/maskdino-proposal_swin-b_8xb2-50e_coco/epoch_50.pth'
 model = dict(
     image_encoder=dict(
         proposal_checkpoint=proposal_checkpoint,

@@ -1,10 +1,10 @@
-# Uni-Perceiver v2 Large [paper]: upv2_base.py with a Swin-L backbone (ImageNet-21k; the paper
+# Uni-Perceiver v2 Large [paper]: upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py with a Swin-L backbone (ImageNet-21k; the paper
 # further pre-trains it on Objects365 detection, which we do not: load such weights with
 # `load_from` or the backbone's init_cfg).  446M parameters at deployment in the paper.
-_base_ = ['upv2_base.py']
-# stage 1: configs/proposal_network/maskdino_proposal_swin-l_coco.py (the paper's is Objects365-
+_base_ = ['upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py']
+# stage 1: configs/proposal_network/maskdino-proposal_swin-l_8xb2-50e_coco.py (the paper's is Objects365-
 # pretrained; point proposal_checkpoint at such a checkpoint of the same network if you have one)
-proposal_checkpoint = 'work_dirs/maskdino_proposal_swin-l_coco/epoch_50.pth'
+proposal_checkpoint = 'work_dirs/maskdino-proposal_swin-l_8xb2-50e_coco/epoch_50.pth'
 model = dict(
     image_encoder=dict(
         proposal_checkpoint=proposal_checkpoint,

@@ -2,13 +2,13 @@
 # docs/embedded_detection.md section 8): one small Uni-Perceiver v2 trained on the generated
 # synthetic scenes with all five tasks - classification, detection + instance segmentation,
 # captioning and image-text retrieval - then evaluated on all of them.  The README's 15-minute
-# default (configs/upv2_tiny_synthetic.py) is this recipe at a shorter schedule; the comparison
+# default (configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py) is this recipe at a shorter schedule; the comparison
 # grid (docs/generalist_vs_specialists.md), the ablations, the seven-task and the open-vocabulary
 # configs build on this one.
 #
 #   python tools/data/generate_synthetic.py           # data/synthetic (2000/200/200 images, 128 px)
-#   python tools/train.py configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py
-#   python tools/train.py configs/upv2_tiny_synthetic_long.py
+#   python tools/train.py configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic.py
+#   python tools/train.py configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py
 #
 # Two stages, as in the paper, which starts multi-task training from a detection-pretrained
 # proposal network (R-50 COCO for its ablations, Swin-L Objects365 for Large): stage 1 trains the
@@ -26,8 +26,8 @@ _base_ = [
 ]
 
 # ---------------------------------------------------------------------------- model and data
-# stage 1: configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py
-proposal_checkpoint = 'work_dirs/maskdino_proposal_mobilenetv2_synthetic_long/iter_800.pth'
+# stage 1: configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic.py
+proposal_checkpoint = 'work_dirs/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic/iter_800.pth'
 # every task of configs/_base_/datasets/synthetic_multitask.py, under its own name
 model = dict(
     image_encoder=dict(proposal_checkpoint=proposal_checkpoint),

@@ -1,18 +1,18 @@
 # The embedded recipe (its long schedule) with all seven tasks: classification, detection +
-# instance segmentation, captioning, image-text retrieval (configs/upv2_tiny_synthetic_long.py,
-# inherited as it is; stage 1: proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py)
+# instance segmentation, captioning, image-text retrieval (configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py,
+# inherited as it is; stage 1: proposal_network/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic.py)
 # plus referring-expression grounding and semantic segmentation
 # (configs/_base_/datasets/synthetic_grounding_semseg.py), one model, one likelihood.
 #
 #   python tools/data/generate_synthetic.py          # also writes refcoco/ and semseg/
-#   python tools/train.py configs/upv2_tiny_synthetic_7task.py
+#   python tools/train.py configs/upv2_mobilenetv2_1xcpu-1900it_synthetic-7task.py
 #
 # Grounding has its own temperature family ('grounding'); semantic segmentation reads detection's
 # proposals and class likelihood (family 'detection') through Mask2Former's semantic inference.
 # TBGN at the five-task default's lr 1.5e-4: at 5e-4 its 1/s_k-larger steps on the rare tasks' own
 # parameters wrecked every task (README "Seven tasks", docs/tbgn.md).
 _base_ = [
-    './upv2_tiny_synthetic_long.py',
+    './upv2_mobilenetv2_1xcpu-1400it_synthetic.py',
     './_base_/datasets/synthetic_grounding_semseg.py',
 ]
 

@@ -11,9 +11,9 @@ _base_ = [
     '_base_/datasets/coco_caption.py',
 ]
 # The paper starts multi-task training from a detection-pretrained proposal network: train
-# configs/proposal_network/maskdino_proposal_r50_coco.py first (its last checkpoint is loaded into
+# configs/proposal_network/maskdino-proposal_r50_8xb2-50e_coco.py first (its last checkpoint is loaded into
 # the image encoder; None = start from the ImageNet backbone alone).
-proposal_checkpoint = 'work_dirs/maskdino_proposal_r50_coco/epoch_50.pth'
+proposal_checkpoint = 'work_dirs/maskdino-proposal_r50_8xb2-50e_coco/epoch_50.pth'
 model = dict(image_encoder=dict(proposal_checkpoint=proposal_checkpoint), tasks=dict(
     # boxes only in the ablation [paper reports box AP]; [ours] sigmoid-focal "no object"
     coco_det=dict(type='DetectionTask', class_names={{_base_.coco_det_classes}},

@@ -1,7 +1,7 @@
 """Run a Uni-Perceiver v2 checkpoint on images and write the drawn results.
 
-    python demo/inference_demo.py configs/upv2_tiny_synthetic.py \
-        work_dirs/upv2_tiny_synthetic/iter_770.pth --out-dir outputs/demo
+    python demo/inference_demo.py configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py \
+        work_dirs/upv2_mobilenetv2_1xcpu-770it_synthetic/iter_770.pth --out-dir outputs/demo
 
 Without images it uses real photographs that ship with scikit-image (astronaut, cat, coffee,
 rocket). For each image it prints the class, the detections and the caption and writes

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/test.py configs/upv2_tiny_synthetic.py work_dirs/upv2_tiny_synthetic/iter_770.pth
+    python tools/test.py configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py work_dirs/upv2_mobilenetv2_1xcpu-770it_synthetic/iter_770.pth
     python tools/test.py CONFIG CKPT --show-dir vis --out preds.pkl
     bash tools/dist_test.sh CONFIG CKPT 8
 

@@ -2,7 +2,7 @@
 
 Usage (mmdet style)::
 
-    python tools/train.py configs/upv2_tiny_synthetic.py
+    python tools/train.py configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py
     python tools/train.py CONFIG --work-dir work_dirs/x --amp --resume
     python tools/train.py CONFIG --amp bf16   # bf16 autocast, no loss scaling
     bash tools/dist_train.sh CONFIG 8   # 8 processes (torchrun): nccl on GPUs, gloo without CUDA

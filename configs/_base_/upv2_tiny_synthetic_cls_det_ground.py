@@ -1,9 +1,9 @@
-# The embedded long schedule (configs/upv2_tiny_synthetic_long.py, model and recipe inherited)
+# The embedded long schedule (configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py, model and recipe inherited)
 # restricted to classification, detection + instance segmentation and referring-expression grounding
 # on the synthetic scenes: the base of the open-vocabulary configs (configs/open_vocabulary/), whose
 # captions would otherwise name every category.
 _base_ = [
-    '../upv2_tiny_synthetic_long.py',
+    '../upv2_mobilenetv2_1xcpu-1400it_synthetic.py',
     './datasets/synthetic_grounding_semseg.py',
 ]
 model = dict(

@@ -3,7 +3,7 @@
 # same task, so they are off too (plain AdamW, global clip 0.1 [v1-code]); the detection loss
 # normalisers are per rank (DINO averages them over ranks inside the loss, a collective the ranks
 # of other tasks never reach; see uniperceiver_v2.utils.dist.loss_normaliser).
-_base_ = ['../upv2_r50_4task.py']
+_base_ = ['../upv2_r50_8xgpu-150k_coco-in1k.py']
 train_cfg = dict(sampling='mixed')
 model = dict(
     image_encoder=dict(proposal_network=dict(bbox_head=dict(sync_cls_avg_factor=False))),

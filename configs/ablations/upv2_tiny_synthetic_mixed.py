@@ -3,7 +3,7 @@
 # 0.1 [v1-code]) and per-rank detection loss normalisers (see ablations/upv2_r50_4task_mixed.py).
 # Differs from the long schedule only on several ranks:
 #   bash tools/dist_train.sh configs/ablations/upv2_tiny_synthetic_mixed.py 2
-_base_ = ['../upv2_tiny_synthetic_long.py']
+_base_ = ['../upv2_mobilenetv2_1xcpu-1400it_synthetic.py']
 train_cfg = dict(sampling='mixed')
 model = dict(
     image_encoder=dict(proposal_network=dict(bbox_head=dict(sync_cls_avg_factor=False))),

@@ -2,7 +2,7 @@
 # retrieval negatives, plain AdamW with global clip 0.1 [v1-code] (as
 # ablations/upv2_tiny_synthetic_mixed.py).
 #   bash tools/dist_train.sh configs/ablations/upv2_tiny_synthetic_no_tbgn.py 2
-_base_ = ['../upv2_tiny_synthetic_long.py']
+_base_ = ['../upv2_mobilenetv2_1xcpu-1400it_synthetic.py']
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      # AdamW's own lr (the embedded default runs TBGN at 0.3x it, docs/tbgn.md)
                      optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.95), weight_decay=0.05),

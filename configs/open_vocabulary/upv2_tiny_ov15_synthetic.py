@@ -1,4 +1,4 @@
-# Open vocabulary, stage 2: the embedded recipe (configs/upv2_tiny_synthetic_long.py) trained
+# Open vocabulary, stage 2: the embedded recipe (configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py) trained
 # on 15 of the 20 synthetic categories - classification, detection + instance segmentation and
 # referring-expression grounding - and tested on all 20 and on the 5 held-out names alone.
 #

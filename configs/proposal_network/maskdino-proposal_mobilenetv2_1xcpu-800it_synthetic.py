@@ -3,9 +3,9 @@
 # scenes (python tools/data/generate_synthetic.py -> data/synthetic/, 128 px).  Narrow and shallow
 # so that it trains on a laptop CPU in minutes; all categories are merged into `object`.
 # Stage 1 of the embedded recipe's long schedule (800 iterations):
-# configs/upv2_tiny_synthetic_long.py starts its proposal network from this run's last checkpoint,
+# configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py starts its proposal network from this run's last checkpoint,
 # as the paper starts from a detection-pretrained proposal network.  The 15-minute default's stage 1
-# (maskdino_proposal_mobilenetv2_synthetic.py) is this config at 440 iterations.
+# (maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic.py) is this config at 440 iterations.
 _base_ = [
     '../_base_/models/maskdino_proposal_mobilenetv2.py',
     '../_base_/datasets/synthetic_instance_class_agnostic.py',

@@ -18,7 +18,7 @@
 # 600 here.
 #   python tools/train.py configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py
 _base_ = [
-    '../proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py',
+    '../proposal_network/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic.py',
     '../_base_/datasets/synthetic_multitask.py',
 ]
 # (denoising queries are built from class-agnostic gt: they carry noisy boxes and no class hint,

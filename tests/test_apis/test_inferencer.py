@@ -14,7 +14,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.fixture(scope='module')
 def inferencer(synthetic_data):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
     tasks = cfg.model.tasks
     tasks.syn_cls.class_names = synthetic_data['classes_file']
     tasks.syn_cap.vocabulary = synthetic_data['train']['karpathy']

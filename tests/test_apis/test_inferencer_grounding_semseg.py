@@ -15,7 +15,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.fixture(scope='module')
 def inferencer(synthetic_data):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic_7task.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-1900it_synthetic-7task.py'))
     cfg.model.tasks.syn_cls.class_names = synthetic_data['classes_file']
     cfg.model.tasks.syn_cap.vocabulary = synthetic_data['train']['karpathy']
     cfg.model.image_encoder.proposal_checkpoint = None  # untrained: no stage-1 checkpoint

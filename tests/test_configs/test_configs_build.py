@@ -33,7 +33,7 @@ def is_task_keyed(loaders) -> bool:
 
 def test_configs_found():
     names = {rel(c) for c in CONFIGS}
-    for expected in ('configs/upv2_r50_4task.py', 'configs/upv2_base.py', 'configs/upv2_large.py',
+    for expected in ('configs/upv2_r50_8xgpu-150k_coco-in1k.py', 'configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py', 'configs/upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py',
                      'configs/ablations/upv2_r50_4task_mixed.py',
                      'configs/_base_/datasets/coco_instance.py'):
         assert expected in names
@@ -97,7 +97,7 @@ def test_model_builds(path, synthetic_cwd, tmp_path, monkeypatch):
 def test_paper_model_sizes(tmp_path):
     """Base/Large with the roberta-base architecture: deployed size near the paper's 308M/446M."""
     sizes = {}
-    for name in ('upv2_base', 'upv2_large'):
+    for name in ('upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus', 'upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus'):
         cfg = load_config(osp.join(ROOT, 'configs', f'{name}.py'))
         model, _ = build_model(cfg, offline_text_stub=True, stub_root=str(tmp_path))
         rows = dict((r[0], r[1:]) for r in component_params(model))
@@ -107,9 +107,9 @@ def test_paper_model_sizes(tmp_path):
         del model
     # measured 286M / 396M (0.93 / 0.89 of the paper, docs/benchmarks.md); 15 % tolerance catches
     # gross misconfiguration (e.g. all 8 experts counted: 484M for Base)
-    assert sizes['upv2_base'] == pytest.approx(308e6, rel=0.15)
-    assert sizes['upv2_large'] == pytest.approx(446e6, rel=0.15)
-    assert sizes['upv2_large'] > sizes['upv2_base'] + 100e6  # Swin-L vs Swin-B
+    assert sizes['upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus'] == pytest.approx(308e6, rel=0.15)
+    assert sizes['upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus'] == pytest.approx(446e6, rel=0.15)
+    assert sizes['upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus'] > sizes['upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus'] + 100e6  # Swin-L vs Swin-B
 
 
 def synthetic_dataset(task: str, split: str, dataset: dict, data: dict, tmp_path) -> dict:
@@ -140,10 +140,10 @@ def synthetic_dataset(task: str, split: str, dataset: dict, data: dict, tmp_path
 
 @pytest.mark.parametrize('stage', ['train', 'val', 'test'])
 def test_real_pipelines_on_synthetic_layout(stage, synthetic_data, tmp_path):
-    """Every data loader of upv2_base.py (all tasks) yields a sample, read from the synthetic
+    """Every data loader of upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py (all tasks) yields a sample, read from the synthetic
     copy, that its task accepts (images with img_shape, texts, gt fields)."""
     from mmdet.registry import DATASETS
-    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_base.py'))
+    cfg = load_config(osp.join(ROOT, 'configs', 'upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py'))
     split = 'train' if stage == 'train' else 'val'
     loaders = cfg[f'{stage}_dataloader']
     assert loaders
@@ -170,13 +170,13 @@ def test_real_pipelines_on_synthetic_layout(stage, synthetic_data, tmp_path):
 
 
 STAGES = [  # (proposal-network stage, multi-task config that loads its checkpoint)
-    ('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py',
-     'configs/upv2_tiny_synthetic.py'),
-    ('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py',
-     'configs/upv2_tiny_synthetic_long.py'),
-    ('configs/proposal_network/maskdino_proposal_r50_coco.py', 'configs/upv2_r50_4task.py'),
-    ('configs/proposal_network/maskdino_proposal_swin-b_coco.py', 'configs/upv2_base.py'),
-    ('configs/proposal_network/maskdino_proposal_swin-l_coco.py', 'configs/upv2_large.py'),
+    ('configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic.py',
+     'configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py'),
+    ('configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic.py',
+     'configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py'),
+    ('configs/proposal_network/maskdino-proposal_r50_8xb2-50e_coco.py', 'configs/upv2_r50_8xgpu-150k_coco-in1k.py'),
+    ('configs/proposal_network/maskdino-proposal_swin-b_8xb2-50e_coco.py', 'configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py'),
+    ('configs/proposal_network/maskdino-proposal_swin-l_8xb2-50e_coco.py', 'configs/upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py'),
 ]
 
 
@@ -216,6 +216,6 @@ def test_class_aware_stage1_fits_the_default_with_its_classes_skipped():
     init_default_scope('mmdet')
     first = Config.fromfile(
         osp.join(ROOT, 'configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py'))
-    second = Config.fromfile(osp.join(ROOT, 'configs/upv2_tiny_synthetic.py'))
+    second = Config.fromfile(osp.join(ROOT, 'configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
     _assert_same_shapes(first.model, second.model.image_encoder.proposal_network,
                         ('bbox_head.cls_branches', 'dn_query_generator.label_embedding'))

@@ -33,7 +33,7 @@ def build(dataset: dict):
 
 
 def test_embedded_grounding_and_semseg_datasets(data_root):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic_7task.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-1900it_synthetic-7task.py'))
     ground = build(dict(cfg.val_dataloader.syn_ground.dataset.to_dict(), data_root=data_root))
     sample = ground[0]
     assert isinstance(sample['data_samples'].text, str)
@@ -46,7 +46,7 @@ def test_embedded_grounding_and_semseg_datasets(data_root):
 
 @pytest.mark.parametrize('task', ['refcoco_ground', 'refcocop_ground', 'refcocog_ground'])
 def test_real_refcoco_configs_read_the_refcoco_layout(data_root, task):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_r50_grounding_semseg.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_r50_8xgpu-150k_coco-in1k-refcoco-ade20k.py'))
     dataset = cfg.val_dataloader[task].dataset.to_dict()
     assert dataset['data_prefix'] == 'train2014' and dataset['data_root'] == 'data/coco'
     assert dataset['split_file'].endswith(('refs(unc).p', 'refs(umd).p'))
@@ -58,7 +58,7 @@ def test_real_refcoco_configs_read_the_refcoco_layout(data_root, task):
 
 
 def test_real_ade20k_config_reads_the_mmseg_layout(data_root):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_r50_grounding_semseg.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'upv2_r50_8xgpu-150k_coco-in1k-refcoco-ade20k.py'))
     assert len(cfg.model.tasks.ade_seg.class_names) == 150
     for split, loader in (('train', cfg.train_dataloader.ade_seg),
                           ('val', cfg.val_dataloader.ade_seg)):

@@ -61,7 +61,7 @@ def test_amp_flag_sets_wrapper_and_dtype(monkeypatch, argv, dtype):
 def test_bf16_autocast_trains_every_task_of_the_real_model(synthetic_cwd, monkeypatch):
     monkeypatch.chdir(synthetic_cwd)
     torch.manual_seed(0)
-    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py'))
+    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
     with tempfile.TemporaryDirectory() as tmp:  # initialised, without the stage-1 checkpoint
         model, _ = build_model(cfg, True, tmp)
     train_tool().set_amp(cfg, 'bf16')

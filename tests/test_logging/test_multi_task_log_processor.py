@@ -13,7 +13,7 @@ import uniperceiver_v2  # noqa: F401  (registers the plugin)
 from uniperceiver_v2.engine.multi_task_log_processor import summarise_task
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-EMBEDDED = osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py')
+EMBEDDED = osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py')
 BOX_MASK_TERMS = ('loss_cls', 'loss_bbox', 'loss_iou', 'loss_mask', 'loss_dice')
 
 
@@ -27,7 +27,7 @@ def proposal_loss_names(num_decoder_layers: int) -> List[str]:
 
 
 def embedded_default_outputs() -> Dict[str, Dict[str, float]]:
-    """What each task of configs/upv2_tiny_synthetic.py hands to the hooks, ``<task>/<name>``."""
+    """What each task of configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py hands to the hooks, ``<task>/<name>``."""
     cfg = Config.fromfile(EMBEDDED)
     layers = cfg.model.image_encoder.proposal_network.decoder.num_layers
     det = {f'proposal.{n}': 0.123456 for n in proposal_loss_names(layers)}

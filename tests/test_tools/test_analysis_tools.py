@@ -34,7 +34,7 @@ def test_build_model_initialises_without_stage_one(synthetic_cwd, monkeypatch, t
     """The benchmarks' model is initialised (mmdet DINO's ``level_embed`` is uninitialised
     memory until ``init_weights``), without the stage-1 checkpoint the config names."""
     monkeypatch.chdir(synthetic_cwd)
-    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py'))
+    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
     assert not osp.exists(cfg.model.image_encoder.proposal_checkpoint)  # no stage 1 here
     embeds = []
     for _ in range(2):

@@ -18,7 +18,7 @@ def test_cpu_mode_reports_every_field(synthetic_cwd, monkeypatch, tmp_path):
     assert json.loads(out.read_text()) == rows
     assert [r['task'] for r in rows] == ['syn_cls']
     for r in rows:
-        assert r['config'] == 'configs/upv2_tiny_synthetic.py' and r['device'] == 'cpu'
+        assert r['config'] == 'configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py' and r['device'] == 'cpu'
         assert r['amp'] == 'fp32' and r['batch_size'] == 2 and r['image_size'] == [64, 64]
         assert r['step_time_s'] > 0 and r['tflops_per_step'] > 0
         assert r['peak_memory_mb'] >= r['memory_before_step_mb'] > 0
@@ -33,5 +33,5 @@ def test_defaults_without_cuda(monkeypatch):
     assert args.tiny and args.device == 'cpu' and args.amp == 'fp32'
     assert args.steps == 1 and args.batch_size == 2 and args.configs[0].endswith(
         benchmark_gpu.TINY_CONFIG)
-    args = benchmark_gpu.parse_args(['configs/upv2_base.py', '--vocab-size', '64'])
+    args = benchmark_gpu.parse_args(['configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py', '--vocab-size', '64'])
     assert not args.tiny and args.steps == 3 and args.batch_size is None

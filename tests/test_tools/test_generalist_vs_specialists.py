@@ -135,7 +135,7 @@ def test_pre_stage_feeds_load_from_once_per_seed_and_counts_in_the_wall_clock(
         return 10.0
 
     monkeypatch.setattr(gvs, 'train', fake_train)
-    stage = gvs.Stage('configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic.py')
+    stage = gvs.Stage('configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic.py')
     pre_iters = gvs.load_config(stage.config).train_cfg.max_iters
     rows = {r.name: r for r in gvs.default_rows()}
     grid = gvs.Grid(str(tmp_path / 'out'), str(tmp_path / 'w'), str(tmp_path), 0.01, stage)

@@ -2,7 +2,7 @@
 
 ``tools/dist_train.sh`` (torchrun, 2 gloo processes on this CPU machine) with unmixed and mixed
 sampling, a 2-rank checkpoint resumed in one process, exact resume after ``kill -9``, and SIGTERM
-preemption.  Every run is the shipped config (``configs/upv2_tiny_synthetic.py`` or its mixed
+preemption.  Every run is the shipped config (``configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py`` or its mixed
 ablation) with CI-sized overrides only: the session's tiny synthetic copy (12 images of 64 px), small
 batches, no validation, and :class:`TrainRecordHook` recording each rank's tasks, losses and final
 parameters.
@@ -24,9 +24,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis'))
 from train_record_hook import write_small_run_config  # noqa: E402
-EMBEDDED = ROOT / 'configs' / 'upv2_tiny_synthetic.py'
+EMBEDDED = ROOT / 'configs' / 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'
 EMBEDDED_MIXED = ROOT / 'configs' / 'ablations' / 'upv2_tiny_synthetic_mixed.py'
-STAGE1 = ROOT / 'configs' / 'proposal_network' / 'maskdino_proposal_mobilenetv2_synthetic.py'
+STAGE1 = ROOT / 'configs' / 'proposal_network' / 'maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic.py'
 SPECIALIST = ROOT / 'configs' / 'specialists' / 'maskdino_mobilenetv2_20cls_synthetic.py'
 CLASS_SPECIFIC = '[bbox_head.cls_branches,dn_query_generator.label_embedding]'
 PREEMPTED_EXIT_CODE = 75

@@ -15,7 +15,7 @@ optimizer wrappers fall back to fp32 on CPU.
 
 Usage::
 
-    python tools/analysis/benchmark.py configs/upv2_r50_4task.py --synthetic-inputs \\
+    python tools/analysis/benchmark.py configs/upv2_r50_8xgpu-150k_coco-in1k.py --synthetic-inputs \\
         --offline-text-stub --batch-size 2 --iters 10
     python tools/analysis/benchmark.py configs/single_task/upv2_tiny_cls_synthetic.py
 """

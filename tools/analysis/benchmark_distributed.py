@@ -34,7 +34,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 from train_record_hook import write_small_run_config  # noqa: E402
 
-EMBEDDED = osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py')
+EMBEDDED = osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py')
 
 
 def parse_args() -> argparse.Namespace:

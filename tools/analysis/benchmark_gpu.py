@@ -1,7 +1,7 @@
 """One-shot training benchmark of Base and Large on a GPU: images/s, step time, peak memory and
 model FLOPs utilisation (MFU) per task, printed as JSON.
 
-For each config (default ``configs/upv2_base.py`` and ``configs/upv2_large.py``, built offline:
+For each config (default ``configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py`` and ``configs/upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py``, built offline:
 hub text encoders become architecture-exact stand-ins with random weights) and each of its tasks:
 ``--warmup`` untimed then ``--steps`` timed ``model.train_step`` calls with the config's TBGN
 optimizer wrapper on one synthetic batch (``synthetic_inputs.py``) at paper resolution (detection
@@ -15,7 +15,7 @@ the timed steps; on CPU the peak resident set size (RSS, sampled every milliseco
 ``memory_before_step_mb`` is the same measure just before them (weights, optimizer state).
 
 On CUDA the steps run under bf16 autocast (``--amp bf16``, TBGN without loss scaling) by default.
-Without CUDA (or with ``--tiny``) it runs a tiny size instead - ``configs/upv2_tiny_synthetic.py``
+Without CUDA (or with ``--tiny``) it runs a tiny size instead - ``configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py``
 at 64 px, batch 2, fp32, one step - so that the command itself is tested on CPU.  Timing is the
 wall clock with CUDA synchronisation.
 
@@ -23,7 +23,7 @@ Usage::
 
     python tools/analysis/benchmark_gpu.py                        # CUDA: Base + Large
     python tools/analysis/benchmark_gpu.py --tiny                 # CPU smoke size
-    python tools/analysis/benchmark_gpu.py configs/upv2_base.py --tasks lm --device cpu \\
+    python tools/analysis/benchmark_gpu.py configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py --tasks lm --device cpu \\
         --batch-size 8 --steps 1 --warmup 0 --vocab-size 4096 --out base_lm.json
 """
 import argparse
@@ -45,8 +45,8 @@ from offline_build import DictAction, build_model, load_config  # noqa: E402
 from synthetic_inputs import synthetic_batch, task_kind  # noqa: E402
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-DEFAULT_CONFIGS = ('configs/upv2_base.py', 'configs/upv2_large.py')
-TINY_CONFIG = 'configs/upv2_tiny_synthetic.py'
+DEFAULT_CONFIGS = ('configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py', 'configs/upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py')
+TINY_CONFIG = 'configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py'
 #: dense peak TFLOP/s per GPU name fragment and autocast dtype (vendor data sheets, no sparsity)
 PEAK_TFLOPS = {
     'H200': dict(bf16=989.0, fp16=989.0, fp32=67.0),

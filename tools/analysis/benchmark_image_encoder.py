@@ -14,7 +14,7 @@ Usage::
     python tools/analysis/benchmark_image_encoder.py                       # R50, 320 px, CPU/GPU
     python tools/analysis/benchmark_image_encoder.py --size 512 --batch 2 --device cuda
     python tools/analysis/benchmark_image_encoder.py --config configs/proposal_network/\
-maskdino_proposal_mobilenetv2_synthetic.py --size 128 --batch 8
+maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic.py --size 128 --batch 8
 """
 import argparse
 import copy
@@ -24,7 +24,7 @@ import sys
 import time
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
-DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'proposal_network', 'maskdino_proposal_r50_coco.py')
+DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'proposal_network', 'maskdino-proposal_r50_8xb2-50e_coco.py')
 
 
 def parse_args() -> argparse.Namespace:

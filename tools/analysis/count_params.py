@@ -7,7 +7,7 @@ dense FFN per token kind) - and the paper's count (308M Base, 446M Large) for Sw
 
 Usage::
 
-    python tools/analysis/count_params.py configs/upv2_base.py --offline-text-stub
+    python tools/analysis/count_params.py configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py --offline-text-stub
 
 Without internet the hub text encoder (``'roberta-base'``) cannot load; ``--offline-text-stub``
 builds it with the published architecture and random weights (exact parameter count) and says so.

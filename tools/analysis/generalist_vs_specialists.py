@@ -19,7 +19,7 @@ Rows measured before the embedded default's TBGN lr fell from 5e-4 to 1.5e-4 car
 as an option (:data:`FORMER_TBGN_LR`) and say so; a cached run is only reused while its config
 still resolves to the optimizer and lr it ran with.
 
-**Equal budget.**  The generalist (:data:`REFERENCE`, ``configs/upv2_tiny_synthetic_long.py``: the
+**Equal budget.**  The generalist (:data:`REFERENCE`, ``configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py``: the
 embedded recipe at its long schedule, 800 + 1,400 iterations) trains task k for
 ``max_iters * s_k / sum(s)`` iterations in expectation (``train_cfg.tasks`` sampling weights).
 A row's ``budget`` names the shares it gets - its tasks, and ``'pre_stage'`` for the iterations of
@@ -56,7 +56,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-REFERENCE = 'configs/upv2_tiny_synthetic_long.py'  # the embedded recipe's long schedule
+REFERENCE = 'configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py'  # the embedded recipe's long schedule
 PRE_STAGE = 'pre_stage'  # a budget entry: the iterations of the generalist's pre-stage
 #: the embedded default's TBGN lr before docs/tbgn.md (rows measured with it say so)
 FORMER_TBGN_LR = {'optim_wrapper.optimizer.lr': 5e-4}
@@ -87,11 +87,11 @@ class Stage:
 
 
 #: The embedded default's pre-stage (None: one stage): the class-agnostic proposal network trained
-#: alone, whose last checkpoint starts the proposal network of configs/upv2_tiny_synthetic_long.py
+#: alone, whose last checkpoint starts the proposal network of configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py
 #: (``proposal_checkpoint`` there).  Every UPv2 row runs it first (``--pre-stage none``: skip);
 #: the detection specialist gets its iterations instead (budget entry ``'pre_stage'``).
 EMBEDDED_PRE_STAGE: Optional[Stage] = Stage(
-    'configs/proposal_network/maskdino_proposal_mobilenetv2_synthetic_long.py',
+    'configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-800it_synthetic.py',
     into='model.image_encoder.proposal_checkpoint')
 
 

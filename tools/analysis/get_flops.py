@@ -10,7 +10,7 @@ vocabulary), which evaluation also computes once, so the count is the per-input 
 
 Usage::
 
-    python tools/analysis/get_flops.py configs/upv2_base.py --offline-text-stub --params
+    python tools/analysis/get_flops.py configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py --offline-text-stub --params
     python tools/analysis/get_flops.py configs/single_task/upv2_tiny_cls_synthetic.py --shape 64 64
 
 Notes printed with the table: operators without a FLOP formula in ``FlopCounterMode`` count 0 -

@@ -18,7 +18,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'upv2_tiny_synthetic.py')
+CONFIG = osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py')
 TASKS = ('syn_cls', 'syn_ret')
 
 

@@ -16,7 +16,7 @@ for ``--report-batch`` (the config's per-GPU batch), extrapolating both parts li
 
 Usage::
 
-    python tools/analysis/vocab_target_share.py configs/upv2_base.py --task coco_cap
+    python tools/analysis/vocab_target_share.py configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py --task coco_cap
 """
 import argparse
 import os.path as osp

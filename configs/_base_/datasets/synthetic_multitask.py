@@ -1,7 +1,7 @@
 # The embedded synthetic scenes (python tools/data/generate_synthetic.py -> data/synthetic/:
 # 128 px, 20 classes, 5 captions per image) for all four tasks, in the same real on-disk formats
 # as the COCO / ImageNet bases: each task's formulation, pipelines, data loaders and evaluator,
-# names prefixed `syn_<task>_` (see coco_instance.py for why).  configs/upv2_tiny_synthetic.py
+# names prefixed `syn_<task>_` (see coco_instance.py for why).  configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py
 # puts them under its task names; the single-task configs (configs/single_task/) use one each.
 syn_data_root = 'data/synthetic/'
 syn_classes_file = syn_data_root + 'meta/classes.txt'

@@ -2,7 +2,7 @@
 # ImageNet weights) + the class-agnostic Mask DINO-like proposal network (Mask DINO defaults, as
 # configs/_base_/models/maskdino_proposal_r50.py), RoBERTa-base text encoder, and the 6-layer
 # width-768 unified decoder (12 heads, FFN 3072) with attribute MoE (8 experts, top-2) in every
-# FFN [paper].  upv2_base.py / upv2_large.py swap the backbone for Swin-B / Swin-L.  Children add
+# FFN [paper].  upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py / upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py swap the backbone for Swin-B / Swin-L.  Children add
 # `model.tasks`.
 _base_ = ['./maskdino_proposal_r50.py']
 embed_dims = 768  # decoder width = BERT-base [paper]

@@ -34,8 +34,8 @@ class UniPerceiverV2Inferencer:
 
     Example::
 
-        inferencer = UniPerceiverV2Inferencer('configs/upv2_tiny_synthetic.py',
-                                              'work_dirs/upv2_tiny_synthetic/iter_770.pth')
+        inferencer = UniPerceiverV2Inferencer('configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py',
+                                              'work_dirs/upv2_mobilenetv2_1xcpu-770it_synthetic/iter_770.pth')
         results = inferencer(['photo.png'], out_dir='outputs/')       # class, detections, caption
         inferencer.rank_images('a red circle', ['a.png', 'b.png'])    # text -> images
         inferencer.rank_texts('a.png', ['a red circle', 'a blue star'])  # image -> texts

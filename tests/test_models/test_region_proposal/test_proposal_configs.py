@@ -37,7 +37,7 @@ def test_config(path):
 
 def test_mask_dino_defaults_in_r50_config():
     model = Config.fromfile(osp.join(ROOT, 'configs/proposal_network/'
-                                           'maskdino_proposal_r50_coco.py')).model
+                                           'maskdino-proposal_r50_8xb2-50e_coco.py')).model
     assert model.num_queries == 300 and model.encoder.num_layers == 6
     assert model.decoder.num_layers == 9
     assert model.dn_cfg.group_cfg.num_dn_queries == 100
