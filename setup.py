@@ -2,7 +2,7 @@
 import os.path as osp
 import re
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -37,11 +37,8 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
     python_requires='>=3.9',
-    packages=['uniperceiver_v2'] + [
-        'uniperceiver_v2.' + p for p in (
-            'models', 'models.region_proposal', 'models.tasks', 'engine', 'datasets',
-            'evaluation', 'apis', 'utils', 'visualization')
-    ],
+    packages=['uniperceiver_v2'] +
+    ['uniperceiver_v2.' + p for p in find_packages(osp.join(HERE, 'projects', 'uniperceiver_v2'))],
     package_dir={'uniperceiver_v2': 'projects/uniperceiver_v2'},
     install_requires=parse_requirements('requirements/runtime.txt'),
     extras_require={

@@ -1,9 +1,9 @@
 # The embedded default's longer schedule (about 24.5 minutes on an idle 2-core machine,
-# docs/embedded_detection.md section 8): one small Uni-Perceiver v2 trained on the generated
+# experiments/embedded_detection/README.md section 8): one small Uni-Perceiver v2 trained on the generated
 # synthetic scenes with all five tasks - classification, detection + instance segmentation,
 # captioning and image-text retrieval - then evaluated on all of them.  The README's 15-minute
 # default (configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py) is this recipe at a shorter schedule; the comparison
-# grid (docs/generalist_vs_specialists.md), the ablations, the seven-task and the open-vocabulary
+# grid (experiments/generalist_vs_specialists/results.md), the ablations, the seven-task and the open-vocabulary
 # configs build on this one.
 #
 #   python tools/data/generate_synthetic.py           # data/synthetic (2000/200/200 images, 128 px)
@@ -63,7 +63,7 @@ optim_wrapper = dict(
     type='TBGNOptimWrapper', constructor='TBGNOptimWrapperConstructor',
     task_weights=None,  # omega_k = 1 for every task (paper: tasks contribute equally)
     # [ours] lr: TBGN moves a task's own parameters ~1/s_k times further than AdamW at the same lr
-    # (docs/tbgn.md), so it runs at 0.3x the 5e-4 tuned for AdamW on this CPU model
+    # (experiments/tbgn_step_size/README.md), so it runs at 0.3x the 5e-4 tuned for AdamW on this CPU model
     optimizer=dict(type='AdamW', lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0.0, custom_keys={
         'image_encoder.proposal_network.backbone': dict(lr_mult=0.1),

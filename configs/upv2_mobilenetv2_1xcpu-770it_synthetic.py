@@ -1,7 +1,7 @@
 # The embedded default: one small Uni-Perceiver v2 trained on the generated synthetic scenes with
 # all five tasks - classification, detection + instance segmentation, captioning and image-text
 # retrieval - on a 2-core CPU, then evaluated on all of them, in about 15 minutes on an idle
-# 2-core machine (data, stage 1, stage 2: docs/embedded_detection.md section 10).
+# 2-core machine (data, stage 1, stage 2: experiments/embedded_detection/README.md section 10).
 #
 #   python tools/data/generate_synthetic.py           # data/synthetic (2000/200/200 images, 128 px)
 #   python tools/train.py configs/proposal_network/maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic.py
@@ -17,7 +17,7 @@
 # 24.5 minutes) reaches 40.1 box AP where this one reaches 16.3 (seed 0; 11.7-19.4 over four
 # runs): the unified likelihood needs
 # about 600 detection iterations of stage 2 before the proposals' class likelihoods separate
-# (docs/embedded_detection.md sections 8 and 10).
+# (experiments/embedded_detection/README.md sections 8 and 10).
 _base_ = ['./upv2_mobilenetv2_1xcpu-1400it_synthetic.py']
 
 proposal_checkpoint = 'work_dirs/maskdino-proposal_mobilenetv2_1xcpu-440it_synthetic/iter_440.pth'  # stage 1

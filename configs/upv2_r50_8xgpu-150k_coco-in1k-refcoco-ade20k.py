@@ -1,7 +1,7 @@
 # The paper's ablation setting (configs/upv2_r50_8xgpu-150k_coco-in1k.py: ResNet-50, COCO detection, ImageNet-1k,
 # COCO retrieval and captioning) with referring-expression grounding on RefCOCO, RefCOCO+ and
 # RefCOCOg (COCO train2014) and ADE20K semantic segmentation added, all through the one likelihood.
-# Layouts: configs/_base_/datasets/refcoco_grounding.py, ade20k_semseg.py, tools/data/README.md.
+# Layouts: configs/_base_/datasets/refcoco_grounding.py, ade20k_semseg.py, docs/dataset_preparation.md.
 _base_ = [
     './upv2_r50_8xgpu-150k_coco-in1k.py',
     './_base_/datasets/refcoco_grounding.py',

@@ -1,7 +1,7 @@
 # Uni-Perceiver v2 ablation setting [paper]: ResNet-50, four tasks - COCO detection, ImageNet-1k
 # classification, COCO retrieval, COCO captioning - with unmixed sampling, gathered retrieval
 # negatives, TBGN and attribute MoE (the last row of the paper's ablation table).  The variants are
-# in configs/ablations/.  Real data layouts: tools/data/README.md.
+# in experiments/ablations/configs/.  Real data layouts: docs/dataset_preparation.md.
 _base_ = [
     '_base_/models/upv2_r50_roberta_base.py',
     '_base_/schedules/upv2_tbgn_adamw.py',

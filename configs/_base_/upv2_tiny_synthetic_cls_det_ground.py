@@ -1,6 +1,6 @@
 # The embedded long schedule (configs/upv2_mobilenetv2_1xcpu-1400it_synthetic.py, model and recipe inherited)
 # restricted to classification, detection + instance segmentation and referring-expression grounding
-# on the synthetic scenes: the base of the open-vocabulary configs (configs/open_vocabulary/), whose
+# on the synthetic scenes: the base of the open-vocabulary configs (experiments/open_vocabulary/configs/), whose
 # captions would otherwise name every category.
 _base_ = [
     '../upv2_mobilenetv2_1xcpu-1400it_synthetic.py',

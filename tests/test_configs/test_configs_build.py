@@ -15,9 +15,8 @@ import pytest
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from offline_build import build_model, load_config  # noqa: E402
-from param_count import component_params  # noqa: E402
+from uniperceiver_v2.analysis.count_params import component_params
+from uniperceiver_v2.testing import build_model, load_config
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 MODEL_CONFIGS = [c for c in CONFIGS if f'{os.sep}_base_{os.sep}' not in c]
@@ -34,7 +33,7 @@ def is_task_keyed(loaders) -> bool:
 def test_configs_found():
     names = {rel(c) for c in CONFIGS}
     for expected in ('configs/upv2_r50_8xgpu-150k_coco-in1k.py', 'configs/upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py', 'configs/upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py',
-                     'configs/ablations/upv2_r50_4task_mixed.py',
+                     'experiments/ablations/configs/upv2_r50_4task_mixed.py',
                      'configs/_base_/datasets/coco_instance.py'):
         assert expected in names
 
@@ -44,7 +43,7 @@ def test_config_loads(path):
     cfg = Config.fromfile(path)
     assert len(cfg.keys()) > 0
     if path in MODEL_CONFIGS:
-        # mmdet for ours; a stock mmpretrain model (configs/specialists/) keeps its own scope
+        # mmdet for ours; a stock mmpretrain model (experiments/generalist_vs_specialists/configs/specialists/) keeps its own scope
         assert cfg.get('default_scope') in ('mmdet', 'mmpretrain')
         assert 'uniperceiver_v2' in cfg.custom_imports['imports']
 
@@ -105,7 +104,7 @@ def test_paper_model_sizes(tmp_path):
         assert rows['text encoder'][0] == pytest.approx(124.6e6, rel=0.01)
         assert rows['unified decoder'][0] > 5 * rows['unified decoder'][1]  # 8 experts vs 1
         del model
-    # measured 286M / 396M (0.93 / 0.89 of the paper, docs/benchmarks.md); 15 % tolerance catches
+    # measured 286M / 396M (0.93 / 0.89 of the paper, experiments/component_benchmarks/README.md); 15 % tolerance catches
     # gross misconfiguration (e.g. all 8 experts counted: 484M for Base)
     assert sizes['upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus'] == pytest.approx(308e6, rel=0.15)
     assert sizes['upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus'] == pytest.approx(446e6, rel=0.15)
@@ -114,7 +113,7 @@ def test_paper_model_sizes(tmp_path):
 
 def synthetic_dataset(task: str, split: str, dataset: dict, data: dict, tmp_path) -> dict:
     """``dataset`` of a real-data config pointed at the synthetic layout (pipeline kept)."""
-    from synthetic_scenes import CLASSES
+    from uniperceiver_v2.datasets.synthetic_scenes import CLASSES
     root = data['data_root']
     ds = dict(dataset)
     test = split != 'train'
@@ -206,16 +205,3 @@ def _assert_same_shapes(detector: dict, proposal_network: dict, skip: tuple) -> 
         shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()
                        if not any(k == p or k.startswith(p + '.') for p in skip)})
     assert shapes[0] == shapes[1]
-
-
-def test_class_aware_stage1_fits_the_default_with_its_classes_skipped():
-    """The detection specialist as a class-aware stage 1 (docs/embedded_detection.md section 10)
-    loads into the default's proposal network with its class logits and denoising label
-    embedding skipped (``model.image_encoder.proposal_checkpoint_skip``)."""
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet')
-    first = Config.fromfile(
-        osp.join(ROOT, 'configs/specialists/maskdino_mobilenetv2_20cls_synthetic.py'))
-    second = Config.fromfile(osp.join(ROOT, 'configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
-    _assert_same_shapes(first.model, second.model.image_encoder.proposal_network,
-                        ('bbox_head.cls_branches', 'dn_query_generator.label_embedding'))

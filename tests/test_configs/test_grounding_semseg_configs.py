@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DATASETS, init_default_scope
 
-from synthetic_scenes import REFS_FILE, generate_grounding_and_semseg
+from uniperceiver_v2.datasets.synthetic_scenes import REFS_FILE, generate_grounding_and_semseg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -17,8 +17,8 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.evaluation import IoUMetric
 from PIL import Image
 
-import generate_synthetic
-from synthetic_scenes import (CLASSES, REFS_FILE, SceneObject, generate_grounding_and_semseg,
+from uniperceiver_v2.datasets.synthetic_scenes import cli as generate_synthetic
+from uniperceiver_v2.datasets.synthetic_scenes import (CLASSES, REFS_FILE, SceneObject, generate_grounding_and_semseg,
                               referring_expressions, render_scene)
 
 SIZES = dict(num_train=12, num_val=6, num_test=6, image_size=64, seed=0)

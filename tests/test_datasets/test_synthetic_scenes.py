@@ -17,7 +17,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from synthetic_scenes import (CLASSES, COLOUR_RGB, COLOURS, METAINFO, SceneObject, describe_scene,
+from uniperceiver_v2.datasets.synthetic_scenes import (CLASSES, COLOUR_RGB, COLOURS, METAINFO, SceneObject, describe_scene,
                               encode_mask, generate_synthetic_scenes, rasterize_polygon,
                               render_scene)
 

@@ -12,9 +12,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from offline_build import build_model, load_config  # noqa: E402
-from synthetic_inputs import synthetic_batch  # noqa: E402
+from uniperceiver_v2.testing import build_model, load_config, synthetic_batch
 
 from uniperceiver_v2.engine import AmpTBGNOptimWrapper  # noqa: E402
 

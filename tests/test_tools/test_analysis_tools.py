@@ -1,23 +1,20 @@
-"""tools/analysis/count_params.py, get_flops.py and benchmark.py on the tiny synthetic config."""
+"""The analysis tools behind tools/analysis/ (count_params, get_flops, benchmark) on the embedded
+default, restricted to its classification task where a tool takes ``--tasks``."""
 import os.path as osp
-import sys
 
 import pytest
+import torch
+
+from uniperceiver_v2.analysis import benchmark, count_params, get_flops
+from uniperceiver_v2.testing import build_model, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-import benchmark  # noqa: E402
-import count_params  # noqa: E402
-import get_flops  # noqa: E402
-import torch  # noqa: E402
-from offline_build import build_model, load_config  # noqa: E402
-
-TINY_CLS = osp.join(ROOT, 'configs', 'single_task', 'upv2_tiny_cls_synthetic.py')
+EMBEDDED = osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py')
 
 
 def test_count_params_tiny(synthetic_cwd, monkeypatch, capsys):
     monkeypatch.chdir(synthetic_cwd)
-    rows = count_params.main([TINY_CLS])
+    rows = count_params.main([EMBEDDED])
     table = dict((name, (total, deployed)) for name, total, deployed in rows)
     components = [r for r in rows if r[0] != 'total']
     assert table['total'][0] == sum(r[1] for r in components)
@@ -34,7 +31,7 @@ def test_build_model_initialises_without_stage_one(synthetic_cwd, monkeypatch, t
     """The benchmarks' model is initialised (mmdet DINO's ``level_embed`` is uninitialised
     memory until ``init_weights``), without the stage-1 checkpoint the config names."""
     monkeypatch.chdir(synthetic_cwd)
-    cfg = load_config(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
+    cfg = load_config(EMBEDDED)
     assert not osp.exists(cfg.model.image_encoder.proposal_checkpoint)  # no stage 1 here
     embeds = []
     for _ in range(2):
@@ -47,33 +44,33 @@ def test_build_model_initialises_without_stage_one(synthetic_cwd, monkeypatch, t
 
 def test_get_flops_tiny(synthetic_cwd, monkeypatch, capsys):
     monkeypatch.chdir(synthetic_cwd)
-    small = get_flops.main([TINY_CLS, '--shape', '64', '64', '--params'])
-    large = get_flops.main([TINY_CLS, '--shape', '128', '128'])
-    assert [r['task'] for r in small] == ['synthetic_cls']
+    small = get_flops.main([EMBEDDED, '--tasks', 'syn_cls', '--shape', '64', '64', '--params'])
+    large = get_flops.main([EMBEDDED, '--tasks', 'syn_cls', '--shape', '128', '128'])
+    assert [r['task'] for r in small] == ['syn_cls']
     assert small[0]['shape'] == (64, 64) and large[0]['shape'] == (128, 128)
     assert 0 < small[0]['flops'] < large[0]['flops']
     out = capsys.readouterr().out
-    assert '| synthetic_cls | classification | 64 x 64 |' in out
+    assert '| syn_cls | classification | 64 x 64 |' in out
     assert '| **total** |' in out
 
 
 def test_benchmark_config_loaders(synthetic_cwd, monkeypatch, capsys):
     monkeypatch.chdir(synthetic_cwd)
-    rows = benchmark.main([TINY_CLS, '--iters', '1', '--warmup', '1', '--device', 'cpu',
-                           '--cfg-options', 'train_dataloader.batch_size=2',
-                           'val_dataloader.batch_size=3'])
+    rows = benchmark.main([EMBEDDED, '--tasks', 'syn_cls', '--iters', '1', '--warmup', '1',
+                           '--device', 'cpu', '--cfg-options', 'train_dataloader.syn_cls.batch_size=2',
+                           'val_dataloader.syn_cls.batch_size=3'])
     by_mode = {r['mode']: r for r in rows}
     assert set(by_mode) == {'inference', 'train'}
     assert by_mode['inference']['batch_size'] == 3 and by_mode['train']['batch_size'] == 2
     for r in rows:
         assert r['s_per_iter'] > 0
         assert r['samples_per_s'] == pytest.approx(r['batch_size'] / r['s_per_iter'])
-    assert '| synthetic_cls | classification | train | 2 |' in capsys.readouterr().out
+    assert '| syn_cls | classification | train | 2 |' in capsys.readouterr().out
 
 
 def test_benchmark_synthetic_inputs(synthetic_cwd, monkeypatch):
     monkeypatch.chdir(synthetic_cwd)
-    rows = benchmark.main([TINY_CLS, '--synthetic-inputs', '--batch-size', '2', '--shape', '64',
+    rows = benchmark.main([EMBEDDED, '--tasks', 'syn_cls', '--synthetic-inputs', '--batch-size', '2', '--shape', '64',
                            '64', '--mode', 'inference', '--iters', '2', '--warmup', '1',
                            '--device', 'cpu'])
     assert len(rows) == 1 and rows[0]['mode'] == 'inference' and rows[0]['batch_size'] == 2
@@ -82,7 +79,7 @@ def test_benchmark_synthetic_inputs(synthetic_cwd, monkeypatch):
 @pytest.mark.parametrize('argv', [['--iters', '0'], ['--batch-size', '0'], ['--warmup', '-1']])
 def test_benchmark_argument_errors(argv, capsys):
     with pytest.raises(SystemExit):
-        benchmark.parse_args([TINY_CLS] + argv)
+        benchmark.parse_args([EMBEDDED] + argv)
     assert 'must be' in capsys.readouterr().err
 
 
@@ -92,14 +89,3 @@ def test_missing_config_is_an_error(capsys):
             tool.parse_args(['configs/does_not_exist.py'])
         assert 'config not found' in capsys.readouterr().err
 
-
-def test_tbgn_step_size_own_parameters_travel_one_over_s_further():
-    """tools/analysis/tbgn_step_size.py: TBGN moves a parameter only task k reaches ~1/s_k times
-    as far as AdamW at the same lr (the figure docs/tbgn.md builds on)."""
-    import tbgn_step_size
-    rows = {r['param']: r for r in tbgn_step_size.compare([1.0, 3.0], steps=800, dim=16)}
-    for key in ('task0', 'task1'):
-        assert rows[key]['ratio'] == pytest.approx(1 / rows[key]['s'], rel=0.25)
-    assert rows['task0']['ratio'] > rows['task1']['ratio']  # the rarer task, the further
-    with pytest.raises(ValueError, match="'TBGN' or 'AdamW'"):
-        tbgn_step_size.travelled('SGD', [1.0], 1, 4, 0.0, 1e-3, (0.9, 0.95), 0)

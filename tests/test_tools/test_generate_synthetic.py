@@ -1,23 +1,16 @@
-"""Tests of the ``tools/data/generate_synthetic.py`` command line."""
-import importlib.util
+"""Tests of the ``tools/data/generate_synthetic.py`` command line (``synthetic_scenes.cli``)."""
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
-from types import ModuleType
 
 import pytest
 
+from uniperceiver_v2.datasets.synthetic_scenes import cli
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO_ROOT, 'tools', 'data', 'generate_synthetic.py')
-
-
-def _load_cli() -> ModuleType:
-    spec = importlib.util.spec_from_file_location('generate_synthetic', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_cli_writes_dataset(tmp_path):
@@ -44,7 +37,6 @@ def test_cli_writes_dataset(tmp_path):
     (['--seed', '-1'], '--seed'),
 ])
 def test_cli_rejects_bad_flags(tmp_path, capsys, argv, flag):
-    cli = _load_cli()
     with pytest.raises(SystemExit) as exc:
         cli.main(['--out-dir', str(tmp_path / 'out'), *argv])
     assert exc.value.code == 2
@@ -55,7 +47,6 @@ def test_cli_rejects_bad_flags(tmp_path, capsys, argv, flag):
 def test_cli_rejects_unwritable_output(tmp_path, capsys):
     blocker = tmp_path / 'blocker'
     blocker.write_text('a file, not a folder')
-    cli = _load_cli()
     status = cli.main(['--out-dir', str(blocker / 'sub'), '--num-train', '1', '--num-val', '1',
                        '--num-test', '1', '--image-size', '32', '--no-progress'])
     assert status == 1
@@ -70,7 +61,7 @@ def test_cli_rejects_read_only_output(tmp_path, capsys):
     read_only.mkdir()
     read_only.chmod(0o500)
     try:
-        status = _load_cli().main(['--out-dir', str(read_only), '--num-train', '1', '--num-val',
+        status = cli.main(['--out-dir', str(read_only), '--num-train', '1', '--num-val',
                                    '1', '--num-test', '1', '--image-size', '32'])
     finally:
         read_only.chmod(0o700)

@@ -15,7 +15,6 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'projects'))
 from uniperceiver_v2.models.backbones.torchvision_mobilenet_v2 import (  # noqa: E402
     convert_torchvision_mobilenet_v2, find_packaged_weights)
 

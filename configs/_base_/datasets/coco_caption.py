@@ -1,5 +1,5 @@
 # COCO captions, Karpathy split (data/coco: train2014/, val2014/, annotations/coco_karpathy_*.json;
-# tools/data/README.md) for the captioning task: mmpretrain COCOCaption, the plugin's offline
+# docs/dataset_preparation.md) for the captioning task: mmpretrain COCOCaption, the plugin's offline
 # CaptionMetric (BLEU-4, CIDEr, ...) against the COCO-format ground truth.  Names prefixed
 # `coco_cap_` (see coco_instance.py for why).
 coco_cap_data_root = 'data/coco'

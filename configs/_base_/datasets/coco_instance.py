@@ -1,4 +1,4 @@
-# COCO 2017 instances (data/coco, tools/data/README.md) for the detection + instance segmentation
+# COCO 2017 instances (data/coco, docs/dataset_preparation.md) for the detection + instance segmentation
 # task: mmdet CocoDataset, CocoMetric (bbox, segm).  Every name is prefixed `coco_det_` so this base
 # can be combined with the other task bases (mmengine forbids one key in two `_base_` files); the top
 # config puts them under its task name: train_dataloader = dict(coco_det={{_base_.coco_det_train_dataloader}}).

@@ -1,5 +1,5 @@
 # Flickr30k image-text retrieval, Karpathy split (data/flickr30k: flickr30k-images/,
-# annotations/dataset_flickr30k.json; tools/data/README.md), evaluated zero-shot [paper]: no train
+# annotations/dataset_flickr30k.json; docs/dataset_preparation.md), evaluated zero-shot [paper]: no train
 # loader, the COCO-trained retrieval weights are used as they are.  mmpretrain Flickr30kRetrieval,
 # the plugin's BidirectionalRetrievalRecall.  Names prefixed `flickr_ret_`.
 flickr_ret_data_root = 'data/flickr30k'

@@ -1,4 +1,4 @@
-# ImageNet-1k (data/imagenet with meta/train.txt, meta/val.txt; tools/data/README.md) for the
+# ImageNet-1k (data/imagenet with meta/train.txt, meta/val.txt; docs/dataset_preparation.md) for the
 # classification task: mmpretrain ImageNet, Accuracy top-1/5.  Names prefixed `in1k_` (see
 # coco_instance.py for why).
 in1k_data_root = 'data/imagenet'

@@ -2,7 +2,7 @@
 # 128 px, 20 classes, 5 captions per image) for all four tasks, in the same real on-disk formats
 # as the COCO / ImageNet bases: each task's formulation, pipelines, data loaders and evaluator,
 # names prefixed `syn_<task>_` (see coco_instance.py for why).  configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py
-# puts them under its task names; the single-task configs (configs/single_task/) use one each.
+# puts them under its task names; the single-task configs (experiments/generalist_vs_specialists/configs/single_task/) use one each.
 syn_data_root = 'data/synthetic/'
 syn_classes_file = syn_data_root + 'meta/classes.txt'
 syn_classes = ('red circle', 'green circle', 'blue circle', 'yellow circle', 'red square',
@@ -14,7 +14,7 @@ syn_classes = ('red circle', 'green circle', 'blue circle', 'yellow circle', 're
 syn_cls_task = dict(type='ClassificationTask', class_names=syn_classes_file)
 # The paper's softmax likelihood with a learnable "no object" logit.  [ours] weight 50: inside
 # the proposal network the class signal competes with the proposal losses for AdamW's shared
-# second moments, and q_sem must learn colour (docs/embedded_detection.md: from a pretrained
+# second moments, and q_sem must learn colour (experiments/embedded_detection/README.md: from a pretrained
 # proposal network, box AP 4.4 -> 14.7 at iteration 700 together with its full learning rate;
 # sigmoid focal at weight 10 collapsed there)
 syn_det_task = dict(type='DetectionTask', class_names=syn_classes, no_object='softmax',

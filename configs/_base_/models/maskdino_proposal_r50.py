@@ -78,7 +78,7 @@ model = dict(
         # [ours] 56^2 points per mask for the matching costs and the point-sampled BCE / Dice
         # losses, not Mask2Former / Mask DINO's 112^2: the image encoder at 512 px costs 1.23x
         # mmdet DINO instead of 1.69x, and 4x fewer points left proposal AP unchanged on the
-        # embedded proposal config (docs/benchmarks.md, "Image encoder at 512 and 1024 px")
+        # embedded proposal config (experiments/component_benchmarks/README.md, "Image encoder at 512 and 1024 px")
         num_points=3136,
         oversample_ratio=3.0,
         importance_sample_ratio=0.75),

@@ -11,7 +11,7 @@ optim_wrapper = dict(
     constructor='TBGNOptimWrapperConstructor',
     # AdamW betas (0.9, 0.95), weight decay 0.2 [v1-code]; no clipping (TBGN normalises).
     # lr [ours]: 0.3x v1's AdamW lr 1e-3 - TBGN moves a task's own parameters ~1/s_k times further
-    # than AdamW at the same lr; 0.3x is what the embedded study found best (docs/tbgn.md), not
+    # than AdamW at the same lr; 0.3x is what the embedded study found best (experiments/tbgn_step_size/README.md), not
     # measured at this scale
     optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.2),
     paramwise_cfg=dict(

@@ -10,4 +10,3 @@ from .data_preprocessor import UniPerceiverV2DataPreprocessor  # noqa: F401,E402
 from .uniperceiver_v2 import UniPerceiverV2  # noqa: F401,E402
 from .multi_task_ddp import MultiTaskDistributedDataParallel  # noqa: F401,E402
 from . import tasks  # noqa: F401,E402
-from . import specialists  # noqa: F401,E402

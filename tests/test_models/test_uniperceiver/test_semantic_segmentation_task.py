@@ -10,7 +10,7 @@ from mmengine.structures import PixelData
 from mmseg.evaluation import IoUMetric
 from mmseg.structures import SegDataSample
 
-from synthetic_scenes import CLASSES
+from uniperceiver_v2.datasets.synthetic_scenes import CLASSES
 
 K = 5
 NAMES = list(CLASSES[:K])

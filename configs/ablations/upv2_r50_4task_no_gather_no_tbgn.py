@@ -1,7 +1,0 @@
-# Ablation [paper, second row]: unmixed sampling, retrieval negatives from the local batch only,
-# plain AdamW (global clip 0.1 [v1-code]) instead of TBGN.
-_base_ = ['../upv2_r50_8xgpu-150k_coco-in1k.py']
-model = dict(tasks=dict(coco_ret=dict(gather_features=False)))
-optim_wrapper = dict(type='OptimWrapper', constructor='DefaultOptimWrapperConstructor',
-                     optimizer=dict(lr=1e-3),  # v1's AdamW lr (TBGN runs at 0.3x, docs/tbgn.md)
-                     clip_grad=dict(max_norm=0.1))

@@ -1,3 +1,0 @@
-# Ablation [paper, "without MoE"]: dense FFNs in every unified-decoder layer.
-_base_ = ['../upv2_r50_8xgpu-150k_coco-in1k.py']
-model = dict(decoder=dict(moe=None))
