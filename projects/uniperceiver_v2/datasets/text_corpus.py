@@ -1,4 +1,4 @@
-"""A plain text corpus (one sentence per line) for masked language modelling (paper.md §3)."""
+"""A plain text corpus (one sentence per line) for masked language modelling (the Base / Large models' language-modelling task)."""
 import os.path as osp
 from typing import List
 
