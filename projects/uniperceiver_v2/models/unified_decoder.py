@@ -1,4 +1,4 @@
-"""The unified decoder g(.) shared by every task (paper.md §1).
+"""The unified decoder g(.) shared by every task (the paper's task-agnostic decoder).
 
 A pre-norm Transformer encoder stack over ``[<SPE>, tokens...]`` whose FFNs are attribute-level
 conditional MoE layers (``models/moe.py``).  The ``<SPE>`` output represents the whole sequence.
