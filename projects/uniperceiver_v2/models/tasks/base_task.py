@@ -1,4 +1,4 @@
-"""What every task formulation shares (paper.md §3: every task is one likelihood).
+"""What every task formulation shares (paper Eq. 1: every task is one likelihood).
 
 Task contract (the model owns the shared parts and passes itself to its task):
 
