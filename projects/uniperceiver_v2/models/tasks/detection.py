@@ -1,4 +1,4 @@
-"""Object detection and instance segmentation by the unified likelihood (paper.md §3, table row 2).
+"""Object detection and instance segmentation by the unified likelihood (paper Eq. 1, per proposal).
 
 Detection is not a classifier head.  Every region proposal's token goes through the shared decoder
 together with the image's global tokens (one sequence ``[<SPE>, global, proposals]`` per image, all
