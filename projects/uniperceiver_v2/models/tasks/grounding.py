@@ -1,5 +1,5 @@
-"""Referring-expression grounding by the unified likelihood (paper.md §3: every task is one
-likelihood; the formulation the paper's table implies for regions described by text).
+"""Referring-expression grounding by the unified likelihood (paper Eq. 1: every task is one
+likelihood; here the candidates are the image's regions and the input is the expression).
 
 x = the expression, ``g([<SPE>, f_text(expression)])_SPE``; the candidate set Y = the image's
 region proposals, their decoder outputs ``g([<SPE>, global, proposals])_n`` (the tokens detection
