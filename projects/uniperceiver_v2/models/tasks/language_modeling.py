@@ -1,4 +1,4 @@
-"""Masked language modelling through the unified likelihood (paper.md §3, Base/Large configs).
+"""Masked language modelling through the unified likelihood (paper Eq. 1; Base / Large configs).
 
 x = [<SPE>, f_text(masked text)], Y = the vocabulary (``g([<SPE>, e_w])_SPE``); at each masked
 position, logits = cos(g(x)_i, g(y)) / τ and CE against the original token.  Masking follows BERT:
