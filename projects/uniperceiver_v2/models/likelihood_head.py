@@ -1,4 +1,4 @@
-"""Unified likelihood head (paper.md §1 and §3).
+"""Unified likelihood head (paper Eq. 1: P(x, y) ∝ exp(cos(g(f(x)), g(f(y))) / τ)).
 
     P(x, y) ∝ exp(cos(g(f(x)), g(f(y))) / τ),      ŷ = argmax_{y ∈ Y} P(x, y)
 
