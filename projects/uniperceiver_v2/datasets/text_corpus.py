@@ -1,4 +1,4 @@
-"""A plain text corpus (one sentence per line) for masked language modelling (the Base / Large models' language-modelling task)."""
+"""A plain text corpus (one sentence per line) for masked language modelling (Base / Large)."""
 import os.path as osp
 from typing import List
 
