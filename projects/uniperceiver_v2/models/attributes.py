@@ -1,4 +1,4 @@
-"""Token kinds and their attribute bits, in one typed table (the attribute-level conditional MoE of Uni-Perceiver-MoE, which the paper uses).
+"""Token kinds and their attribute bits, in one typed table (Uni-Perceiver-MoE's attribute routing).
 
 The attribute-level conditional MoE routes a token by a fixed 8-bit attribute vector of the segment
 it belongs to, not by its hidden state.  :class:`Attribute` names the bits (bit ``i`` is entry
