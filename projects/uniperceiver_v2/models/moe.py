@@ -1,4 +1,4 @@
-"""Attribute-level conditional mixture of experts with weight-merged experts (Uni-Perceiver-MoE, as used by the paper's decoder).
+"""Attribute-level conditional mixture of experts with weight-merged experts (Uni-Perceiver-MoE).
 
 Routing input is a fixed attribute vector per token segment (``models/attributes.py``), so every
 token of a segment goes to the same experts with the same gates.  The chosen experts' weights are
