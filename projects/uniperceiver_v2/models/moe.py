@@ -111,7 +111,7 @@ class AttributeMoEFFN(nn.Module):
             nn.init.uniform_(b, -bound, bound)
 
     def merged_weights(self, kinds: Kinds) -> List[Tensor]:
-        """W_s = sum_i g_{s,i} W_i for each kind (one dense FFN per token kind); cached at inference.
+        """W_s = sum_i g_{s,i} W_i for each kind (one dense FFN per kind); cached at inference.
 
         Returns:
             list[Tensor]: ``w1 (S, F, C), b1 (S, F), w2 (S, C, F), b2 (S, C)`` (``nn.Linear``
