@@ -1,4 +1,4 @@
-"""Image captioning as next-token likelihood over the vocabulary (paper Eq. 1; the candidates are the vocabulary).
+"""Image captioning as next-token likelihood over the vocabulary (paper Eq. 1).
 
 x_t = [<SPE>, image tokens, w_0 .. w_t] (w_0 = the tokenizer's begin token), Y = the vocabulary
 (each entry ``g([<SPE>, e_w])_SPE``), logits_t = cos(g(x)_t, g(y)) / τ, CE against w_{t+1}.  All
