@@ -1,4 +1,4 @@
-"""Image classification as likelihood over class names (paper Eq. 1; the candidates are the class names).
+"""Image classification as likelihood over class names (paper Eq. 1).
 
 x = [<SPE>, image tokens], Y = the class names encoded by the same text path and decoder;
 logits = cos(g(x)_SPE, g(y)_SPE) / τ and CE against the label.  Class names are data: passing other
