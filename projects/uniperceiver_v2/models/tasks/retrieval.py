@@ -1,4 +1,4 @@
-"""Image-text retrieval as likelihood between the two modalities (paper Eq. 1; negatives gathered across ranks, paper §4).
+"""Image-text retrieval as likelihood between the two modalities (paper Eq. 1, §4).
 
 x = [<SPE>, image tokens], y = [<SPE>, caption]; the candidate set is the other modality in the batch,
 all-gathered across GPUs with gradient when ``gather_features`` (paper: "gather feature").  Loss is
