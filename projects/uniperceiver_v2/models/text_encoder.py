@@ -1,4 +1,4 @@
-"""Text encoder f_text: a transformers model and its tokenizer, jointly trained (the paper's RoBERTa-base, tuned with the model).
+"""Text encoder f_text: a transformers model and its tokenizer, jointly trained (RoBERTa-base).
 
 The paper uses RoBERTa-base (``pretrained='roberta-base'``).  The model is loaded by name or local
 path; ``pretrained='pkg://<module>'`` resolves a pip package holding weights offline through its
