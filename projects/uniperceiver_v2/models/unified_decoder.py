@@ -117,7 +117,7 @@ class UnifiedDecoderLayer(nn.Module):
 
 @MODELS.register_module()
 class UnifiedDecoder(BaseModule):
-    """The shared Transformer g(.) over ``[<SPE>, tokens...]`` (the paper's decoder; attribute-level MoE in every FFN, as in Uni-Perceiver-MoE).
+    """The shared Transformer g(.) over ``[<SPE>, tokens...]`` (attribute MoE in every FFN).
 
     Args:
         embed_dims (int): width C (default 768).
