@@ -1,4 +1,4 @@
-"""UniPerceiverV2: the shared encoders, decoder and likelihood head, and the tasks (the paper's Fig. 3 architecture).
+"""UniPerceiverV2: the shared encoders, decoder and likelihood head, and the tasks (paper Fig. 3).
 
 The model owns what every task shares - ``image_encoder``, ``text_encoder``, ``decoder`` (g) and
 ``likelihood_head`` - and a ``ModuleDict`` of task formulations keyed by task name.  A batch is routed
