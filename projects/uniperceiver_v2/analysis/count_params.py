@@ -23,7 +23,7 @@ from mmengine.config import Config
 
 from ..testing.offline_build import add_build_arguments, build_model, load_config, tool_parser
 
-#: Published parameter counts (params needed at deployment), paper Table / paper.md §5.
+#: Published parameter counts (params needed at deployment), as the paper states them.
 PAPER_PARAMS = {'UPv2-Base (Swin-B)': 308e6, 'UPv2-Large (Swin-L)': 446e6}
 
 
