@@ -1,6 +1,6 @@
 """The one place where the plugin adapts the 2024 OpenMMLab stack to the current torch.
 
-Shims (each listed in ``shared/design/environment.md``):
+Shims:
 
 * ``torch.load`` defaults to ``weights_only=True`` since torch 2.6, but mmengine 0.10.7 calls it
   without the argument, so resuming from mmengine's own checkpoints fails on the non-tensor objects
