@@ -1,5 +1,5 @@
 # Multi-task schedule of Uni-Perceiver v2: unmixed task sampling, TBGN on AdamW, warmup-cosine
-# (paper §4; where the paper is silent, the hyper-parameters of Uni-Perceiver v1 / MoE's released code).
+# (paper §4; where the paper is silent, the released Uni-Perceiver v1 / MoE recipe).
 # Children add `train_cfg.tasks` (task -> sampling_weight) and the task-keyed data loaders.
 _base_ = ['../mmdet_runtime.py']
 max_iters = 150000  # [ours]
