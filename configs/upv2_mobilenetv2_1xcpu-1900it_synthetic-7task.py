@@ -10,7 +10,7 @@
 # Grounding has its own temperature family ('grounding'); semantic segmentation reads detection's
 # proposals and class likelihood (family 'detection') through Mask2Former's semantic inference.
 # TBGN at the five-task default's lr 1.5e-4: at 5e-4 its 1/s_k-larger steps on the rare tasks' own
-# parameters wrecked every task (README "Seven tasks", experiments/tbgn_step_size/README.md).
+# parameters wrecked every task (experiments/tbgn_step_size/README.md, "Seven tasks").
 _base_ = [
     './upv2_mobilenetv2_1xcpu-1400it_synthetic.py',
     './_base_/datasets/synthetic_grounding_semseg.py',
