@@ -19,8 +19,8 @@ each kind to its bits.  ``TokenKind`` is a ``str`` enum, so ``'image_global'`` a
 plain names).  The <SPE> token takes the attributes of the first segment of its sequence.
 
 ``RETRIEVAL_TEXT`` and ``CLASS_NAME_TARGET`` have the same bits (a text on the target side of an
-image-input task), so they route to the same experts; docs/benchmarks.md ("Token kinds") records
-the measurement behind keeping them together.
+image-input task), so they route to the same experts; experiments/token_kind_routing/README.md
+records the measurement behind keeping them together.
 """
 import enum
 from typing import Dict, NamedTuple, Sequence, Union
