@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
+import generalist_vs_specialists as gvs
+
 ROOT = Path(__file__).resolve().parents[2]
-import generalist_vs_specialists as gvs  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -191,12 +192,13 @@ def test_leave_one_out_rows_at_both_tbgn_lrs():
 
 
 # ------------------------------------------------------------------------------- smoke grid
+@pytest.mark.integration
 def test_smoke_grid_through_the_entry_points(synthetic_cwd, tmp_path):
     """A specialist, a UPv2 single-task row and a 2-rank Tab. 4 row at 2-3 iterations on the
     tiny synthetic copy, the UPv2 rows after the embedded default's pre-stage (run once): table,
     JSON and plot written; a rerun takes everything from the cache."""
     out = tmp_path / 'grid'
-    cmd = [sys.executable, str(ROOT / 'tools' / 'analysis' / 'generalist_vs_specialists.py'),
+    cmd = [sys.executable, str(Path(__file__).resolve().parent / 'generalist_vs_specialists.py'),
            '--rows', 'spec_cls', 'single_cls', 't4_tbgn', '--seeds', '0',
            '--budget-scale', '0.001', '--out', str(out), '--work-dir', str(tmp_path / 'w'),
            '--data-cwd', str(synthetic_cwd), '--run-timeout', '240']

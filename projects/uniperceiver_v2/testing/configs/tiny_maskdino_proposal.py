@@ -1,7 +1,7 @@
 # A tiny class-agnostic Mask DINO proposal network for CPU unit tests (config data only): the
 # embedded default's network at width 32, 20 queries, 1 encoder / 2 decoder layers, a quarter-width
 # random MobileNetV2.
-_base_ = ['../../../configs/_base_/models/maskdino_proposal_mobilenetv2.py']
+_base_ = ['../../../../configs/_base_/models/maskdino_proposal_mobilenetv2.py']
 embed_dims = 32
 num_queries = 20
 model = dict(
