@@ -9,7 +9,8 @@ Example::
 
     python experiments/open_vocabulary/open_vocabulary_eval.py \\
         experiments/open_vocabulary/configs/upv2_tiny_ov15_synthetic.py \\
-        work_dirs/upv2_tiny_ov15_synthetic/iter_1500.pth --out docs/open_vocabulary_ov15.json
+        work_dirs/upv2_tiny_ov15_synthetic/iter_1000.pth \\
+        --out experiments/open_vocabulary/results/open_vocabulary_ov15.json
 
 The config needs tasks ``syn_det``, ``syn_cls`` and ``syn_ground`` with validation loaders (the
 open-vocabulary config and the 7-task config both have them); a task the config lacks is skipped.
