@@ -1,8 +1,9 @@
 """Optimizer-wrapper constructor that keeps TBGN when a launcher switches on AMP."""
 from typing import Optional
 
-from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+from .no_decay_constructor import NoDecayOptimWrapperConstructor
 
 #: ``optim_wrapper.type`` -> TBGN wrapper that is built instead.
 TBGN_TYPE_MAP = {
@@ -15,8 +16,9 @@ TBGN_TYPE_MAP = {
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
-class TBGNOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """``DefaultOptimWrapperConstructor`` (so ``paramwise_cfg`` works) that always builds TBGN.
+class TBGNOptimWrapperConstructor(NoDecayOptimWrapperConstructor):
+    """``NoDecayOptimWrapperConstructor`` (MMEngine's ``paramwise_cfg`` plus ``no_decay``) that
+    always builds TBGN.
 
     mmdet's ``tools/train.py --amp`` overwrites ``optim_wrapper.type`` with ``'AmpOptimWrapper'``
     (and sets ``loss_scale='dynamic'``) but leaves ``optim_wrapper.constructor`` alone; this
@@ -26,7 +28,7 @@ class TBGNOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     Args:
         optim_wrapper_cfg (dict): ``optim_wrapper`` without ``constructor``/``paramwise_cfg``.
-        paramwise_cfg (dict, optional): as in ``DefaultOptimWrapperConstructor``.
+        paramwise_cfg (dict, optional): as in ``NoDecayOptimWrapperConstructor``.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
