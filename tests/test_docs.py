@@ -17,7 +17,7 @@ LINK = re.compile(r'!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)')
 #: repository paths named in text: configs/....py and tools/...
 NAMED_PATH = re.compile(r'(?<![\w./-])((?:configs/[\w./{},-]+?\.py)|(?:tools/[\w./{},-]*[\w}]))')
 #: what a user-facing document must not say about how it was made
-HISTORY = re.compile(r'session \d|issue #?\d', re.IGNORECASE)
+HISTORY = re.compile(r'session\s\d|issue\s#?\d', re.IGNORECASE)
 
 
 def user_docs() -> List[Path]:
