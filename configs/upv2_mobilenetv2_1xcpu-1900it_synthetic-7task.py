@@ -30,7 +30,7 @@ test_evaluator = val_evaluator
 
 # the five-task weights kept and the two new tasks added; 1,900 iterations after the stage-1
 # proposal network, so that the five tasks get about the iterations of the five-task default
-# (1,400 * 9.5 / 7).  README lists the measured runs and their recipes.
+# (1,400 * 9.5 / 7).  Measured runs: experiments/tbgn_step_size/README.md ("Seven tasks").
 max_iters = 1900
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters,
                  tasks=dict(syn_ground=dict(sampling_weight=1.5),
