@@ -18,8 +18,8 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
     ``find_unused_parameters=True``: after every backward DDP marks the parameters this
     iteration did not reach as ready (one extra traversal of the autograd graph; measured cost in
     experiments/component_benchmarks/README.md, "Several processes").  ``device_ids`` is dropped
-    for CPU modules (gloo), because MMEngine passes ``[LOCAL_RANK]`` and DDP refuses device ids for CPU modules; so the same config
-    trains on GPUs (nccl) and CPU-only machines (gloo).
+    for CPU modules (gloo), because MMEngine passes ``[LOCAL_RANK]`` and DDP refuses device ids
+    for CPU modules; so the same config trains on GPUs (nccl) and CPU-only machines (gloo).
 
     Config (set in the UniPerceiverV2 model bases)::
 
