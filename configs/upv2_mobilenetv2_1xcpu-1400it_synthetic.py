@@ -22,7 +22,7 @@
 _base_ = [
     './_base_/models/upv2_tiny_mobilenetv2.py',
     './_base_/datasets/synthetic_multitask.py',
-    './_base_/mmdet_runtime.py',
+    './_base_/multi_task_runtime.py',
 ]
 
 # ---------------------------------------------------------------------------- model and data
@@ -79,5 +79,5 @@ default_hooks = dict(
     visualization=dict(type='MultiTaskVisualizationHook'))
 visualizer = dict(type='UniPerceiverV2Visualizer', vis_backends=[dict(type='LocalVisBackend')],
                   name='visualizer')
-log_processor = dict(type='MultiTaskLogProcessor', window_size=20, by_epoch=False)
+log_processor = dict(window_size=20)
 randomness = dict(seed=0)

@@ -20,6 +20,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import uniperceiver_v2  # noqa: E402,F401
+from uniperceiver_v2.utils import apply_compat  # noqa: E402
 from uniperceiver_v2.utils.checkpoint import check_checkpoint_matches  # noqa: E402
 from uniperceiver_v2.utils.launch import add_common_args, load_config, start_distributed  # noqa: E402,E501
 
@@ -38,6 +39,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    apply_compat()  # safe-loading of MMEngine's own checkpoints
     cfg = load_config(args, 'tools/test.py')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise SystemExit(f'tools/test.py: --out must be a .pkl file, got {args.out}')

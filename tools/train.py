@@ -17,10 +17,10 @@ import sys
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-# Importing the plugin registers its components and installs the compatibility shims (e.g. the
-# safe-load allow-list that resuming needs), even for configs without custom_imports.
+# Importing the plugin registers its components, even for configs without custom_imports.
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import uniperceiver_v2  # noqa: E402,F401
+from uniperceiver_v2.utils import apply_compat  # noqa: E402
 from uniperceiver_v2.utils.launch import add_common_args, load_config, start_distributed  # noqa: E402,E501
 
 
@@ -65,6 +65,7 @@ def set_amp(cfg, mode: str = 'auto') -> None:
 
 def main() -> None:
     args = parse_args()
+    apply_compat()  # safe-loading of MMEngine's own checkpoints (resume), atomic checkpoint writes
     cfg = load_config(args, 'tools/train.py')
 
     # Same switch as mmdet's tools/train.py; the TBGN wrapper is built to survive it.

@@ -2,8 +2,8 @@
 
 Tasks: ``cls`` (3-way classification), ``ret`` (image-text retrieval with gathered negatives),
 ``cap`` (captioning by template, for the caption metric).  The model follows the plugin's data
-contract: the batch dict carries ``'task'``, ``forward`` takes ``task=`` and ``train_step`` hands the
-task to the optimizer wrapper (as ``UniPerceiverV2.train_step`` does).
+contract: the batch dict carries ``'task'``, ``forward`` takes ``task=`` and ``train_step``
+(``MultiTaskTrainStep``'s, as ``UniPerceiverV2``'s) hands the task to the optimizer wrapper.
 """
 import os
 from typing import List, Optional
@@ -18,7 +18,8 @@ from mmpretrain.structures import DataSample
 from torch import nn
 from torch.utils.data import Dataset
 
-from uniperceiver_v2.utils import all_gather_with_grad, task_of, update_params_for_task
+from uniperceiver_v2.engine import CollectiveLoss, MultiTaskTrainStep
+from uniperceiver_v2.utils import all_gather_with_grad
 
 WORDS = ['red', 'green', 'blue']
 
@@ -46,7 +47,7 @@ class ToyTaskDataset(Dataset):
 
 
 @MODELS.register_module()
-class StandInMultiTaskModel(BaseModel):
+class StandInMultiTaskModel(MultiTaskTrainStep, BaseModel, CollectiveLoss):
     """Shared trunk + per-task heads; the ``ret`` task gathers features across ranks."""
 
     def __init__(self, gather_features: bool = True) -> None:
@@ -57,13 +58,8 @@ class StandInMultiTaskModel(BaseModel):
         self.txt_proj = nn.Linear(8, 16)
         self.gather_features = gather_features
 
-    def train_step(self, data, optim_wrapper):
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        parsed, log_vars = self.parse_losses(losses)
-        update_params_for_task(optim_wrapper, parsed, task_of(data))
-        return log_vars
+    def collectives_in_loss(self) -> List[str]:
+        return ['gather_features'] if self.gather_features else []
 
     def forward(self, inputs, label=None, text=None, task: Optional[str] = None,
                 mode: str = 'tensor', **kwargs):

@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 import uniperceiver_v2  # noqa: F401  (registers loops and TBGN)
 from uniperceiver_v2.engine.preemption import WorkerIgnoresSigterm
+from uniperceiver_v2.utils import apply_compat
 from multi_task_standin import RecordHook, StandInMultiTaskModel, ToyTaskDataset
 
 TASKS = dict(cls=dict(sampling_weight=2.0), ret=dict(sampling_weight=1.0))
@@ -121,6 +122,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group('gloo', rank=rank, world_size=world)
     from uniperceiver_v2.utils import all_gather_with_grad
+    apply_compat()  # what tools/train.py does: resuming reads MMEngine's own checkpoints
     result = {}
 
     # all_gather_with_grad: values and gradients (loss_r = (r+1) * sum(y^2) on rank r)
@@ -200,6 +202,7 @@ def test_resume_continues_task_sequence_data_and_weights(two_rank_results):
 
 
 def test_resume_with_new_sampling_weights_hands_the_new_ones_to_tbgn(tmp_path):
+    apply_compat()  # what tools/train.py does: resuming reads MMEngine's own checkpoints
     no_val = dict(val_dataloader=None, val_evaluator=None, val_cfg=None,
                   default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
                                                      by_epoch=False)))

@@ -101,15 +101,26 @@ def test_matches_paper_equations_two_tasks(fresh_hub):
     assert st[model.trunk.weight]['step'] == 9 and st[model.head_b.weight]['step'] == 7
 
 
-def test_config_sampling_weights_win_over_the_loop(monkeypatch):
+def test_loop_is_the_only_source_of_s_k():
+    """s_k comes from train_cfg.tasks (set_task_sampling); a second value is an error."""
     omegas = dict(a=0.5, b=1.5)
-    model, wrapper = make(task_weights=omegas, sampling_weights=dict(a=1, b=3), probs=None)
-    logged = []
-    monkeypatch.setattr(tbgn_module, 'print_log', lambda msg, **kwargs: logged.append(msg))
-    wrapper.set_task_sampling(dict(a=0.5, b=0.5), 'unmixed')
-    assert 'follows optim_wrapper.sampling_weights' in logged[0]
+    model, wrapper = make(task_weights=omegas, probs=dict(a=1, b=3))
+    assert wrapper.sampling_probs == dict(a=0.25, b=0.75)
     ref = PaperTBGN(params_of(wrapper), betas=(B1, B2), eps=EPS)
     run_and_compare(wrapper, model, ref, list('abba'), omegas, dict(a=0.25, b=0.75))
+    with pytest.raises(ValueError, match='optim_wrapper.sampling_weights.*train_cfg.tasks'):
+        make(sampling_weights=dict(a=1, b=3), probs=None)
+    # a TBGN optimizer's own sampling_probs (its plain-PyTorch argument) must agree with the loop
+    tbgn = TBGN(TwoTaskNet().parameters(), sampling_probs=dict(a=1, b=3))
+    wrapper = TBGNOptimWrapper(tbgn)
+    wrapper.set_task_sampling(dict(a=2.0, b=6.0), 'unmixed')  # the same shares: fine
+    assert wrapper.task_factors('b') == (1.0, 0.75)
+    with pytest.raises(ValueError, match='optim_wrapper.optimizer.sampling_probs.*train_cfg.tasks'):
+        TBGNOptimWrapper(TBGN(TwoTaskNet().parameters(), sampling_probs=dict(a=1, b=3))) \
+            .set_task_sampling(dict(a=1.0, b=1.0), 'unmixed')
+    with pytest.raises(ValueError, match='optim_wrapper.task_weights.*optim_wrapper.optimizer'):
+        TBGNOptimWrapper(TBGN(TwoTaskNet().parameters(), task_weights=dict(a=1.0)),
+                         task_weights=dict(a=2.0))
 
 
 def test_task_and_s_k_errors_name_the_config_keys():
@@ -117,16 +128,12 @@ def test_task_and_s_k_errors_name_the_config_keys():
     model.loss('a', torch.randn(2, 4)).backward()
     with pytest.raises(ValueError, match="needs the batch's task.*MultiTaskTrainLoop"):
         wrapper.step()
-    with pytest.raises(ValueError, match='train_cfg.tasks.*optim_wrapper.sampling_weights'):
+    with pytest.raises(ValueError, match='train_cfg.tasks.*set_task_sampling'):
         wrapper.step(task='a')
-    wrapper.set_task_sampling(dict(a=1.0), 'unmixed')
-    with pytest.raises(KeyError, match='train_cfg.tasks'):
-        wrapper.step(task='b')
-    _, wrapper = make(task_weights=dict(a=1.0))
-    with pytest.raises(KeyError, match='optim_wrapper.task_weights'):
-        wrapper.step(task='b')
-    with pytest.raises(ValueError, match='optim_wrapper.sampling_weights.a'):
-        make(sampling_weights=dict(a=-1.0))
+    _, wrapper = make(task_weights=dict(a=1.0), probs=None)
+    with pytest.raises(KeyError, match=r"optim_wrapper.task_weights has no entry for task\(s\) "
+                                       r"\['b'\] of train_cfg.tasks"):
+        wrapper.set_task_sampling(dict(a=1.0, b=1.0), 'unmixed')
 
 
 def test_mixed_sampling_across_ranks_is_refused(monkeypatch):
@@ -297,3 +304,4 @@ def test_every_config_optim_wrapper_builds(path):
     wrapper = build_optim_wrapper(TwoTaskNet(), copy.deepcopy(cfg.optim_wrapper))
     if isinstance(wrapper, TBGNOptimWrapper):
         assert type(wrapper.optimizer) is TBGN
+

@@ -10,7 +10,7 @@ from mmengine.logging import MessageHub
 from mmengine.registry import LOG_PROCESSORS
 
 import uniperceiver_v2  # noqa: F401  (registers the plugin)
-from uniperceiver_v2.engine.multi_task_log_processor import summarise_task
+from uniperceiver_v2.engine.multi_task_log_processor import compile_loss_groups, summarise_task
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EMBEDDED = osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py')
@@ -97,7 +97,8 @@ def test_proposal_terms_are_summed_into_totals():
     names = proposal_loss_names(3)
     terms = {f'proposal.{n}': 1.0 for n in names}
     terms.update(loss=99.0, loss_det_cls=0.5, det_acc=0.75)
-    shown = summarise_task(terms)
+    groups = compile_loss_groups(Config.fromfile(EMBEDDED).log_processor.loss_groups)
+    shown = summarise_task(terms, groups)
     assert list(shown) == ['loss', 'loss_det_cls', 'det_acc', 'prop', 'aux', 'enc', 'dn']
     assert shown['prop'] == 5 and shown['aux'] == 10 and shown['enc'] == 5 and shown['dn'] == 15
     assert sum(v for k, v in shown.items() if k in ('prop', 'aux', 'enc', 'dn')) == len(names)
@@ -116,3 +117,20 @@ def test_validation_metrics_of_all_tasks_in_one_table():
         'syn_cls', 'syn_det', 'syn_cap']
     assert len(lines) == 2 + 4 and 'copypaste' not in table and 'time' not in table
     assert processor.metrics_table({'time': 0.1}) == ''
+
+
+def test_loss_groups_come_from_the_config():
+    """The processor knows no loss names: without ``loss_groups`` every term is shown; a config's
+    groups sum the terms under their prefix, in the configured order."""
+    terms = {'loss': 3.0, 'head.loss_a': 1.0, 'head.aux_loss_a': 1.5, 'head.other': 0.5}
+    assert list(summarise_task(terms)) == list(terms)
+    plain = LOG_PROCESSORS.build(dict(type='MultiTaskLogProcessor'))
+    assert plain.loss_groups == []
+    processor = LOG_PROCESSORS.build(dict(
+        type='MultiTaskLogProcessor',
+        loss_groups={'head.': dict(main=r'^loss_', aux=r'^aux_loss_')}))
+    shown = summarise_task(terms, processor.loss_groups)
+    assert list(shown.items()) == [('loss', 3.0), ('other', 0.5), ('main', 1.0), ('aux', 1.5)]
+    with pytest.raises(ValueError, match=r"loss_groups\['head.'\].main"):
+        LOG_PROCESSORS.build(dict(type='MultiTaskLogProcessor',
+                                  loss_groups={'head.': dict(main='(')}))

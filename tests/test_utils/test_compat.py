@@ -6,8 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-import uniperceiver_v2  # noqa: F401  (installs the shims)
-from uniperceiver_v2.utils import mmengine_checkpoint_globals
+from uniperceiver_v2.utils import apply_compat, mmengine_checkpoint_globals
+
+
+@pytest.fixture(autouse=True, scope='module')
+def compat():
+    """What the entry points (tools/train.py, tools/test.py) do first."""
+    apply_compat()
 
 
 def _runner(work_dir, max_iters, resume):

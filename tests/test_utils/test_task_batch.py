@@ -1,8 +1,8 @@
-"""The task key: read from a batch, handed to task-aware optimizer wrappers only."""
-import pytest
+"""The task key: read from a batch, handed to wrappers that declare they take it."""
 import torch
 
-from uniperceiver_v2.utils.task_batch import TASK_KEY, task_of, update_params_for_task
+from uniperceiver_v2.engine import TaskAwareOptimWrapper, update_params_for_task
+from uniperceiver_v2.utils.task_batch import TASK_KEY, task_of
 from uniperceiver_v2.utils.dist import loss_normaliser
 
 
@@ -14,24 +14,32 @@ class PlainWrapper:
         self.calls.append(())
 
 
-class TaskAwareWrapper(PlainWrapper):
+class UndeclaredWrapper(PlainWrapper):
+    """Takes a task, but does not declare TaskAwareOptimWrapper: it is called as MMEngine does."""
+
     def update_params(self, loss, step_kwargs=None, zero_kwargs=None, task=None):
         self.calls.append((task, ))
 
 
-def test_task_reaches_task_aware_wrappers_only():
+class TaskAwareWrapper(PlainWrapper, TaskAwareOptimWrapper):
+    def update_params(self, loss, step_kwargs=None, zero_kwargs=None, *, task=None):
+        self.calls.append((task, ))
+
+    def set_task_sampling(self, probabilities, sampling):
+        pass
+
+
+def test_task_reaches_declared_task_aware_wrappers_only():
     loss = torch.tensor(1.0)
-    plain, aware = PlainWrapper(), TaskAwareWrapper()
-    update_params_for_task(plain, loss, 'cls')
-    update_params_for_task(aware, loss, 'cls')
-    assert plain.calls == [()] and aware.calls == [('cls', )]
+    plain, undeclared, aware = PlainWrapper(), UndeclaredWrapper(), TaskAwareWrapper()
+    for wrapper in (plain, undeclared, aware):
+        update_params_for_task(wrapper, loss, 'cls')
+    assert plain.calls == [()] and undeclared.calls == [(None, )] and aware.calls == [('cls', )]
 
 
 def test_task_of():
     assert task_of({TASK_KEY: 'det'}) == 'det'
     assert task_of({}) is None
-    with pytest.raises(TypeError, match="batch\\['task'\\]"):
-        task_of({TASK_KEY: ['det', 'cls']})
 
 
 def test_loss_normaliser_without_sync_is_the_local_count():

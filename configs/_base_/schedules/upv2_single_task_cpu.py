@@ -1,5 +1,5 @@
 # A few minutes of single-task training on a laptop CPU (IterBasedTrainLoop, AdamW, warmup-cosine).
-_base_ = ['../mmdet_runtime.py']
+_base_ = ['../multi_task_runtime.py']
 max_iters = 150
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -22,5 +22,5 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False))
-log_processor = dict(type='MultiTaskLogProcessor', window_size=20, by_epoch=False)
+log_processor = dict(window_size=20)
 randomness = dict(seed=0)

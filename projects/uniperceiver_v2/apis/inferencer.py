@@ -14,6 +14,7 @@ from mmengine.utils import import_modules_from_strings
 
 from ..models.tasks.base_task import load_class_names
 from ..utils.checkpoint import check_checkpoint_matches
+from ..utils.compat import checkpoint_safe_globals
 
 #: task component class -> what the inferencer calls it
 TASK_KINDS = dict(ClassificationTask='classification', DetectionTask='detection',
@@ -69,8 +70,9 @@ class UniPerceiverV2Inferencer:
             self.model.init_weights()  # pretrained parts from init_cfg, the rest initialised
         else:
             check_checkpoint_matches(checkpoint, self.model)
-            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True,
-                            logger='silent')
+            with checkpoint_safe_globals():  # an mmengine checkpoint, under torch's safe loader
+                load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True,
+                                logger='silent')
         self.model.to(device).eval()
         self.device = device
         self.task_names: Dict[str, str] = {}

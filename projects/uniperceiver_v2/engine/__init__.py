@@ -1,4 +1,6 @@
 """Registered components; each submodule is imported here so that importing the package registers it."""
+from .protocols import CollectiveLoss, TaskAwareOptimWrapper  # noqa: F401
+from .train_step import MultiTaskTrainStep, update_params_for_task  # noqa: F401
 from .task_sampler import TaskSampler, build_task_sampler  # noqa: F401
 from .multi_task_train_loop import MultiTaskTrainLoop  # noqa: F401
 from .multi_task_train_state_hook import MultiTaskTrainStateHook  # noqa: F401

@@ -29,7 +29,7 @@ class AmpTBGNOptimWrapper(TBGNOptimWrapper):
             kwargs, or ``None`` (no loss scaling).  Ignored (no scaling) for bf16.
         dtype (str | torch.dtype, optional): autocast dtype: ``'float16'``/``'bfloat16'``;
             default float16 on CUDA, bfloat16 on CPU (the only CPU autocast dtype).
-        **kwargs: ``task_weights``, ``sampling_weights``, ... of :class:`TBGNOptimWrapper`.
+        **kwargs: ``task_weights``, ... of :class:`TBGNOptimWrapper`.
     """
     valid_dtypes = ('float16', 'bfloat16', 'float32', 'float64')
 
@@ -78,12 +78,10 @@ class AmpTBGNOptimWrapper(TBGNOptimWrapper):
         Args:
             task (str): the task of these gradients.
         """
-        if kwargs:
-            raise TypeError(f'AmpTBGNOptimWrapper.step got unexpected arguments {sorted(kwargs)}')
-        factors = self.task_factors(task)
+        self._check_ready(task, kwargs)
         if self.loss_scaler.is_enabled():
             self.loss_scaler.unscale_(self.optimizer)
-        self.tbgn_step(task, *factors)
+        self.tbgn_step(task)
         if self.loss_scaler.is_enabled():
             self.loss_scaler.update(self._scale_update_param)
 

@@ -9,11 +9,13 @@ buffer (about 3,000 characters per line with a Mask DINO proposal network); this
     Iter(train) [  20/2800]  lr: 5.0000e-04  eta: 0:09:46  time: 0.2110  data_time: 0.0050
     grad_norm: 31.2000  | syn_det: loss 4.3210 loss_det_cls 1.2346 det_acc 0.2500 prop 0.6173 ...
 
-(one line).  Per task: the total ``loss`` first, then the other terms; the proposal network's
-terms (``proposal.*``) are summed into a few totals - ``prop`` (final decoder layer, matching
-queries), ``aux`` (intermediate decoder layers, ``d<i>.loss_*``), ``enc`` (two-stage encoder
-queries, ``enc_loss_*``) and ``dn`` (denoising queries, ``dn_loss_*`` of every layer) - and a term
-that equals the task total (a single-loss task) is not repeated.  ``grad_norm`` is one buffer shared
+(one line).  Per task: the total ``loss`` first, then the other terms; terms under a prefix of
+``loss_groups`` are summed into the group's totals (the shipped configs,
+``configs/_base_/multi_task_runtime.py``, sum the proposal network's ``proposal.*`` terms into
+``prop`` (final decoder layer, matching queries), ``aux`` (intermediate decoder layers,
+``d<i>.loss_*``), ``enc`` (two-stage encoder queries, ``enc_loss_*``) and ``dn`` (denoising
+queries, ``dn_loss_*`` of every layer)) - and a term that equals the task total (a single-loss
+task) is not repeated.  ``grad_norm`` is one buffer shared
 by all tasks (TBGN logs the norm of the task that just trained), so it is shown unsmoothed: the
 last iteration's value.  ``time`` / ``data_time`` are run-level averages
 (they drive the ETA).  The scalars written to the JSON log and the visualizer backends are
@@ -25,21 +27,42 @@ Keys without a ``/`` (single-task runs) are listed under the task ``-``.
 import datetime
 import re
 from collections import OrderedDict
-from typing import Dict, List, Optional, Pattern, Tuple
+from typing import Dict, List, Mapping, Optional, Pattern, Tuple
 
 from mmengine.registry import LOG_PROCESSORS
 from mmengine.runner import LogProcessor
 
-#: (total name, pattern of the proposal-network term names it sums), first match wins.  Names are
-#: the part after ``proposal.`` (``ImageEncoder.loss`` prefixes the proposal network's losses).
-PROPOSAL_TOTALS: Tuple[Tuple[str, Pattern], ...] = (
-    ('dn', re.compile(r'^(d\d+\.)?dn_loss_\w+$')),
-    ('enc', re.compile(r'^enc_loss_\w+$')),
-    ('aux', re.compile(r'^d\d+\.loss_\w+$')),
-    ('prop', re.compile(r'^loss_\w+$')),
-)
-PROPOSAL_PREFIX = 'proposal.'
 NO_TASK = '-'
+
+#: prefix -> [(total name, pattern of the term names after the prefix it sums), ...]
+LossGroups = List[Tuple[str, List[Tuple[str, Pattern]]]]
+
+
+def compile_loss_groups(loss_groups: Optional[Mapping[str, Mapping[str, str]]]) -> LossGroups:
+    """Check and compile ``log_processor.loss_groups``.
+
+    Args:
+        loss_groups (Mapping[str, Mapping[str, str]], optional): term-name prefix -> ordered
+            ``{total name: regular expression}``; a term ``<prefix><name>`` is added to the first
+            total whose expression matches ``<name>``.  None: no grouping.
+
+    Returns:
+        list: ``[(prefix, [(total, compiled pattern), ...]), ...]``.
+    """
+    compiled: LossGroups = []
+    for prefix, totals in (loss_groups or {}).items():
+        if not isinstance(prefix, str) or not prefix or not isinstance(totals, Mapping):
+            raise TypeError('log_processor.loss_groups must map a loss-name prefix (str) to a '
+                            f'dict total name -> regular expression, got {prefix!r}: {totals!r}')
+        patterns = []
+        for total, pattern in totals.items():
+            try:
+                patterns.append((str(total), re.compile(pattern)))
+            except (re.error, TypeError) as error:
+                raise ValueError(f'log_processor.loss_groups[{prefix!r}].{total}: invalid '
+                                 f'regular expression {pattern!r} ({error})') from error
+        compiled.append((prefix, patterns))
+    return compiled
 
 
 def split_task(key: str) -> Tuple[str, str]:
@@ -49,40 +72,47 @@ def split_task(key: str) -> Tuple[str, str]:
     return (task, name) if sep else (NO_TASK, key)
 
 
-def summarise_task(terms: Dict[str, float]) -> 'OrderedDict[str, float]':
-    """The values one task shows: ``loss`` first, its own terms, then the proposal totals.
+def summarise_task(terms: Dict[str, float],
+                   loss_groups: LossGroups = ()) -> 'OrderedDict[str, float]':
+    """The values one task shows: ``loss`` first, its own terms, then the group totals.
 
     Args:
         terms (dict[str, float]): term name (without the task prefix) -> value.
+        loss_groups (list): :func:`compile_loss_groups` of ``log_processor.loss_groups``.
 
     Returns:
-        OrderedDict[str, float]: display name -> value.  Proposal-network terms
-        (``proposal.<name>``) are summed into :data:`PROPOSAL_TOTALS`; a proposal term matching
-        none of them is shown under its own name.  A term equal to the task's ``loss`` when it is
-        the task's only loss term is dropped (it would repeat the total).
+        OrderedDict[str, float]: display name -> value.  A term under a group's prefix is summed
+        into the first of the group's totals whose pattern matches it; one matching none is shown
+        under its name without the prefix.  A term equal to the task's ``loss`` when it is the
+        task's only loss term (and nothing is grouped) is dropped (it would repeat the total).
     """
+    def group_of(name: str):
+        return next(((prefix, totals) for prefix, totals in loss_groups
+                     if name.startswith(prefix)), None)
+
     shown: 'OrderedDict[str, float]' = OrderedDict()
     if 'loss' in terms:
         shown['loss'] = terms['loss']
-    totals: 'OrderedDict[str, float]' = OrderedDict()
-    own_losses = [n for n in terms if n != 'loss' and 'loss' in n
-                  and not n.startswith(PROPOSAL_PREFIX)]
-    has_proposal = any(n.startswith(PROPOSAL_PREFIX) for n in terms)
+    sums: Dict[str, float] = {}
+    own_losses = [n for n in terms if n != 'loss' and 'loss' in n and group_of(n) is None]
+    has_group = any(group_of(n) is not None for n in terms)
     for name, value in terms.items():
         if name == 'loss':
             continue
-        if name.startswith(PROPOSAL_PREFIX):
-            short = name[len(PROPOSAL_PREFIX):]
-            total = next((t for t, pattern in PROPOSAL_TOTALS if pattern.match(short)), None)
+        group = group_of(name)
+        if group is not None:
+            prefix, totals = group
+            short = name[len(prefix):]
+            total = next((t for t, pattern in totals if pattern.match(short)), None)
             if total is not None:
-                totals[total] = totals.get(total, 0.0) + value
+                sums[total] = sums.get(total, 0.0) + value
             else:
                 shown[short] = value
             continue
-        if 'loss' in shown and own_losses == [name] and not has_proposal:
+        if 'loss' in shown and own_losses == [name] and not has_group:
             continue  # the only loss term: equal to the task total
         shown[name] = value
-    shown.update((t, totals[t]) for t, _ in PROPOSAL_TOTALS[::-1] if t in totals)
+    shown.update((t, sums[t]) for _, totals in loss_groups for t, _ in totals if t in sums)
     return shown
 
 
@@ -96,14 +126,21 @@ class MultiTaskLogProcessor(LogProcessor):
             iterations).
         mean_pattern (str): keys smoothed over the window.  Defaults to losses, accuracies,
             ``time`` and ``data_time``; ``grad_norm`` is not smoothed (shared by the tasks).
+        loss_groups (dict, optional): term-name prefix -> ordered ``{total name: regular
+            expression}``: the terms ``<prefix><name>`` of a task are shown as the sums of the
+            first total whose expression matches ``<name>`` (see :func:`summarise_task`).  None:
+            every term shown.  The shipped configs group the proposal network's terms
+            (``configs/_base_/multi_task_runtime.py``).
         **kwargs: other :class:`mmengine.runner.LogProcessor` arguments (``custom_cfg``,
             ``num_digits``, ``log_with_hierarchy``).
     """
 
     def __init__(self, window_size: int = 10, by_epoch: bool = False,
-                 mean_pattern: str = r'.*(loss|acc|time|data_time).*', **kwargs) -> None:
+                 mean_pattern: str = r'.*(loss|acc|time|data_time).*',
+                 loss_groups: Optional[Mapping[str, Mapping[str, str]]] = None, **kwargs) -> None:
         super().__init__(window_size=window_size, by_epoch=by_epoch, mean_pattern=mean_pattern,
                          **kwargs)
+        self.loss_groups = compile_loss_groups(loss_groups)
 
     # ------------------------------------------------------------------ training
     def get_log_after_iter(self, runner, batch_idx: int, mode: str) -> Tuple[dict, str]:
@@ -159,7 +196,7 @@ class MultiTaskLogProcessor(LogProcessor):
                 groups.setdefault(task, OrderedDict())[name] = float(value)
         line = '  '.join(parts)
         for task, terms in groups.items():
-            shown = ' '.join(f'{n} {self._number(v)}' for n, v in summarise_task(terms).items())
+            shown = ' '.join(f'{n} {self._number(v)}' for n, v in summarise_task(terms, self.loss_groups).items())
             line += f'  | {task}: {shown}'
         return line
 

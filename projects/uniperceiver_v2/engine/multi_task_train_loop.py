@@ -14,10 +14,15 @@ from mmengine.registry import LOOPS
 from mmengine.runner.base_loop import BaseLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmengine.runner.utils import calc_dynamic_intervals
+from torch.utils.data import BatchSampler, DataLoader
+from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
 
+from ..datasets.resumable_infinite_sampler import ResumableInfiniteSampler
 from ..utils.iteration_seed import seed_iteration
 from ..utils.task_batch import TASK_KEY
 from .multi_task_train_state_hook import MultiTaskTrainStateHook
+from .protocols import CollectiveLoss, TaskAwareOptimWrapper
+from .train_step import MultiTaskTrainStep
 from .preemption import PREEMPTED_EXIT_CODE, SigtermFlag, WorkerIgnoresSigterm
 from .multi_task_data import MultiTaskDataLoaders, build_task_dataloaders, check_task_keys
 from .task_sampler import build_task_sampler
@@ -32,15 +37,22 @@ class MultiTaskTrainLoop(BaseLoop):
     ``sampling='unmixed'`` the draw is identical on every rank), takes the next batch of task
     ``k``'s own data loader (own dataset, pipeline, sampler, batch size; one persistent iterator per
     task, so switching tasks restarts nothing), adds ``batch['task'] = k`` and calls
-    ``model.train_step``, which hands ``k`` on to the optimizer wrapper.  The sampling
-    probabilities reach a task-aware optimizer wrapper (TBGN) once, before training, through its
-    ``set_task_sampling(probabilities, sampling)``.  Losses are logged once each, as
-    ``<task>/<loss name>``.
+    ``model.train_step``, which hands ``k`` on to the optimizer wrapper.  Losses are logged once
+    each, as ``<task>/<loss name>``.
 
-    Several ranks: under ``sampling='mixed'`` ranks train different tasks in one iteration, so no
-    module may enter a collective that only the ranks of one task reach; components that can
-    (gathered retrieval negatives, cross-rank loss normalisers) say so through
-    ``collectives_in_loss()`` and the loop refuses to start, naming the config keys.
+    The contract with the model and the optimizer wrapper (``protocols.py``), checked once before
+    training: ``train_cfg.tasks`` is the only source of the sampling shares ``s_k``, handed to a
+    :class:`~.protocols.TaskAwareOptimWrapper` (TBGN) through ``set_task_sampling``; such a
+    wrapper needs a model whose ``train_step`` hands it each batch's task
+    (:class:`~.train_step.MultiTaskTrainStep`); the task names must be the model's
+    (``MultiTaskTrainStep.task_names``).  Every batch is tagged with a task of
+    ``train_cfg.tasks``, so nothing downstream checks the name again.
+
+    Several ranks: under ``sampling='mixed'`` ranks train different tasks in one iteration, so
+    no module may enter a collective that only the ranks of one task reach; components that can
+    (gathered retrieval negatives, cross-rank loss normalisers) are
+    :class:`~.protocols.CollectiveLoss` modules, and the loop refuses to start, naming the config
+    keys they report.
 
     Exact resume with O(1) data work: checkpoints carry, per rank, how many samples each task's
     sampler has handed out; on resume each :class:`ResumableInfiniteSampler` starts at its position
@@ -174,11 +186,9 @@ class MultiTaskTrainLoop(BaseLoop):
         world_size = get_world_size()
         if self.sampler.sampling != 'mixed' or world_size == 1:
             return
-        model = self.runner.model.module if is_model_wrapper(self.runner.model) \
-            else self.runner.model
         offending = []
-        for name, module in model.named_modules():
-            if hasattr(module, 'collectives_in_loss'):
+        for name, module in self._unwrapped_model().named_modules():
+            if isinstance(module, CollectiveLoss):
                 offending += [f'model.{name}.{key}' if name else f'model.{key}'
                               for key in module.collectives_in_loss()]
         if offending:
@@ -187,25 +197,52 @@ class MultiTaskTrainLoop(BaseLoop):
                 'one iteration, but these settings make a loss enter a cross-rank collective that '
                 f'only the ranks of its task reach (a deadlock): {offending}. Set them to False.')
 
+    def _unwrapped_model(self) -> torch.nn.Module:
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def check_tasks(self) -> None:
+        """Check the tasks of ``train_cfg.tasks`` against the model, once, before training.
+
+        Every batch the loop tags carries one of these names, so nothing downstream validates
+        the task again.
+        """
+        model = self.runner.model
+        if not isinstance(model, MultiTaskTrainStep):
+            return
+        known = model.task_names()
+        unknown = [t for t in self.sampler.task_names if known is not None and t not in known]
+        if unknown:
+            raise KeyError(f'train_cfg.tasks has task(s) {unknown} that the model does not '
+                           f'have (model.tasks: {known})')
+
     def _hand_sampling_to_optimizer(self) -> None:
-        """Give ``s_k`` and the sampling mode to a task-aware optimizer wrapper (TBGN)."""
+        """Give ``s_k`` and the sampling mode to a task-aware optimizer wrapper (TBGN).
+
+        ``train_cfg.tasks`` is the only source of ``s_k``; the wrapper receives it here, once.
+        """
         optim_wrapper = self.runner.optim_wrapper
-        if hasattr(optim_wrapper, 'set_task_sampling'):
-            optim_wrapper.set_task_sampling(self.sampler.probabilities, self.sampler.sampling)
+        if not isinstance(optim_wrapper, TaskAwareOptimWrapper):
+            return
+        if not isinstance(self.runner.model, MultiTaskTrainStep):
+            raise TypeError(
+                f'optim_wrapper.type={type(optim_wrapper).__name__} needs the task of every '
+                f'batch, but the model ({type(self.runner.model).__name__}) does not hand it on: '
+                'its train_step must be uniperceiver_v2.engine.MultiTaskTrainStep\'s (under DDP '
+                "set model_wrapper_cfg.type='MultiTaskDistributedDataParallel')")
+        optim_wrapper.set_task_sampling(self.sampler.probabilities, self.sampler.sampling)
 
     # ------------------------------------------------------------------ resume
     @staticmethod
-    def _data_sampler(loader):
-        batch_sampler = getattr(loader, 'batch_sampler', None)
-        return getattr(batch_sampler, 'sampler', None) or getattr(loader, 'sampler', None)
+    def _batch_sampler(task: str, loader: DataLoader) -> BatchSampler:
+        if not isinstance(loader.batch_sampler, BatchSampler):
+            raise TypeError(f'train_dataloader.{task}: MultiTaskTrainLoop needs batched loading '
+                            f'(batch_size or a BatchSampler), got {loader.batch_sampler!r}')
+        return loader.batch_sampler
 
-    @staticmethod
-    def _batch_size(task: str, loader) -> int:
-        size = getattr(loader, 'batch_size', None) or getattr(
-            getattr(loader, 'batch_sampler', None), 'batch_size', None)
-        if not size:
-            raise ValueError(f'train_dataloader.{task}: cannot tell its batch size (set batch_size)')
-        return int(size)
+    @classmethod
+    def _batch_size(cls, task: str, loader: DataLoader) -> int:
+        return int(cls._batch_sampler(task, loader).batch_size)
 
     def train_state(self) -> dict:
         """What a checkpoint needs for an exact resume (rank 0 writes checkpoints; no collective).
@@ -266,6 +303,18 @@ class MultiTaskTrainLoop(BaseLoop):
                                f'{sorted(missing)} (train_dataloader changed since it was written)')
         return self._rank_positions[get_rank()]
 
+    def _seek(self, task: str, loader: DataLoader, position: int) -> bool:
+        """Make ``loader``'s next iterator start after ``position`` samples without loading them.
+
+        Returns:
+            bool: False when its sampler cannot start there (the caller draws the batches).
+        """
+        sampler = self._batch_sampler(task, loader).sampler
+        if isinstance(sampler, ResumableInfiniteSampler):
+            sampler.set_position(position)
+            return True
+        return False
+
     def _start_iterators(self) -> None:
         """One infinite iterator per task, each starting at its saved position on resume."""
         self._rank_positions = [{task: 0 for task in self.dataloaders}
@@ -276,10 +325,7 @@ class MultiTaskTrainLoop(BaseLoop):
             self.positions = self._rank_positions[get_rank()]
         replay = {}
         for task, loader in self.dataloaders.items():
-            sampler = self._data_sampler(loader)
-            if self._iter > 0 and hasattr(sampler, 'set_position'):
-                sampler.set_position(self.positions[task])
-            elif self._iter > 0:
+            if self._iter > 0 and not self._seek(task, loader, self.positions[task]):
                 replay[task] = self.positions[task] // self._batch_size(task, loader)
         self.dataloader_iterators = {
             task: _InfiniteDataloaderIterator(loader) for task, loader in self.dataloaders.items()}
@@ -315,6 +361,7 @@ class MultiTaskTrainLoop(BaseLoop):
     def run(self) -> torch.nn.Module:
         """Launch training."""
         self.check_collectives()
+        self.check_tasks()
         self._hand_sampling_to_optimizer()
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
@@ -352,16 +399,17 @@ class MultiTaskTrainLoop(BaseLoop):
         They ignore SIGTERM (:class:`~.preemption.WorkerIgnoresSigterm`), and at interpreter exit
         ``multiprocessing`` terminates daemonic children with SIGTERM and joins them: persistent
         workers still alive then would keep the process waiting forever.  torch has no public call
-        for this; its iterator's own ``_shutdown_workers`` (what its ``__del__`` runs) does it.
+        for this; its multi-process iterator's own ``_shutdown_workers`` (what its ``__del__``
+        runs) does it.
         """
         for loader in self.dataloaders.values():
-            iterator = getattr(loader, '_iterator', None)  # persistent_workers=True keeps it here
-            if iterator is not None and hasattr(iterator, '_shutdown_workers'):
+            iterator = loader._iterator  # persistent_workers=True keeps it here
+            if isinstance(iterator, _MultiProcessingDataLoaderIter):
                 iterator._shutdown_workers()
-                loader._iterator = None
+            loader._iterator = None
         for iterator in self.dataloader_iterators.values():  # non-persistent workers
-            inner = getattr(iterator, '_iterator', None)
-            if inner is not None and hasattr(inner, '_shutdown_workers'):
+            inner = iterator._iterator
+            if isinstance(inner, _MultiProcessingDataLoaderIter):
                 inner._shutdown_workers()
         self.dataloader_iterators = {}
 

@@ -11,6 +11,7 @@ from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
 from torch import Tensor
 from torch.optim import Optimizer
 
+from .protocols import TaskAwareOptimWrapper
 from .tbgn_optimizer import TBGN, task_table
 
 # ``optimizer=dict(type='TBGN', ...)`` also works, e.g. under MMEngine's plain ``OptimWrapper`` for
@@ -51,16 +52,25 @@ def as_tbgn(optimizer: Optimizer) -> TBGN:
 
 
 @OPTIM_WRAPPERS.register_module()
-class TBGNOptimWrapper(OptimWrapper):
+class TBGNOptimWrapper(OptimWrapper, TaskAwareOptimWrapper):
     """Task-Balanced Gradient Normalization under MMEngine: a thin shell over :class:`TBGN`.
 
     ``optim_wrapper.optimizer`` (``type='AdamW'`` or ``'TBGN'``) becomes :attr:`optimizer`, a
-    :class:`TBGN` (equations in ``tbgn_optimizer.py``); this wrapper looks up ω_k and s_k of the
-    step's task and logs ``train/grad_norm``.  The task is passed explicitly:
-    ``update_params(loss, task=...)`` / ``step(task=...)`` - the model's ``train_step`` passes
-    ``batch['task']``, which ``train_cfg.type='MultiTaskTrainLoop'`` puts in every batch.
-    s_k comes from ``optim_wrapper.sampling_weights`` if set, else from :meth:`set_task_sampling`,
-    which the training loop calls before training with ``train_cfg.tasks.<task>.sampling_weight``.
+    :class:`TBGN` (equations in ``tbgn_optimizer.py``), which holds the task tables and looks up
+    ω_k and s_k of each step's task; this wrapper fills the tables and logs ``train/grad_norm``.
+    The task is passed explicitly: ``update_params(loss, task=...)`` / ``step(task=...)`` - the
+    model's ``train_step`` passes ``batch['task']``, which ``train_cfg.type='MultiTaskTrainLoop'``
+    puts in every batch.
+
+    One source for each factor:
+
+    * ω_k: ``optim_wrapper.task_weights`` (or, equivalently, ``optim_wrapper.optimizer.
+      task_weights`` of a ``type='TBGN'`` optimizer; both set and different is an error).
+    * s_k: ``train_cfg.tasks.<task>.sampling_weight`` only, handed in by the training loop
+      through :meth:`set_task_sampling` before training.  A ``type='TBGN'`` optimizer's own
+      ``sampling_probs`` (its plain-PyTorch argument) must then agree with it, or training stops
+      with an error naming both keys.
+
     A step leaves ``p.grad`` as it was.  The state dict is the optimizer's: AdamW's plus
     ``'tbgn'`` (task step counts, skipped steps); checkpoints of the former fused implementation
     (second moment stored rescaled, ``'tbgn'.'sq_scales'``) are converted on load.
@@ -70,14 +80,14 @@ class TBGNOptimWrapper(OptimWrapper):
         optim_wrapper = dict(
             type='TBGNOptimWrapper', constructor='TBGNOptimWrapperConstructor',
             optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.95), weight_decay=0.2),
-            task_weights=dict(cls=1., caption=1.),     # ω_k; None: all 1
-            sampling_weights=None)                      # s_k; None: from train_cfg.tasks
+            task_weights=dict(cls=1., caption=1.))     # ω_k; None: all 1
+        train_cfg = dict(type='MultiTaskTrainLoop', ...,  # s_k
+                         tasks=dict(cls=dict(sampling_weight=1.), caption=dict(sampling_weight=1.)))
 
     Args:
         optimizer (TBGN | torch.optim.AdamW): supplies param groups, hyper-parameters and state.
         task_weights (dict[str, float], optional): ω_k per task; ``None`` means 1 for every task.
-        sampling_weights (dict[str, float], optional): per-task sampling weights, normalised to
-            s_k; ``None`` takes s_k from :meth:`set_task_sampling`.
+        sampling_weights: removed; must be None (s_k comes from ``train_cfg.tasks``).
         accumulative_counts (int): must be 1 (accumulating would mix tasks in one step).
         clip_grad (dict, optional): must be None (normalisation supersedes clipping).
     """
@@ -88,26 +98,52 @@ class TBGNOptimWrapper(OptimWrapper):
                  sampling_weights: Optional[Mapping[str, float]] = None,
                  accumulative_counts: int = 1,
                  clip_grad: Optional[dict] = None) -> None:
+        if sampling_weights is not None:
+            raise ValueError(
+                'optim_wrapper.sampling_weights is not supported: TBGN takes s_k from '
+                'train_cfg.tasks.<task>.sampling_weight (the training loop hands it in); remove '
+                f'optim_wrapper.sampling_weights={dict(sampling_weights)} and set the weights there')
         if accumulative_counts != 1:
             raise ValueError('optim_wrapper.accumulative_counts must be 1 for TBGN: each step '
                              'normalises the gradient of exactly one task')
         if clip_grad is not None:
             raise ValueError('optim_wrapper.clip_grad must be None for TBGN: the gradient is '
                              'normalised to norm ω_k, which supersedes clipping')
-        super().__init__(optimizer=as_tbgn(optimizer), accumulative_counts=1, clip_grad=None)
-        self.task_weights = task_table(task_weights, 'optim_wrapper.task_weights')
-        self.sampling_weights = task_table(sampling_weights, 'optim_wrapper.sampling_weights',
-                                           normalise=True)
-        #: s_k handed in by the training loop (``train_cfg.tasks``), see set_task_sampling
-        self.loop_sampling_probs: Optional[Dict[str, float]] = None
+        tbgn = as_tbgn(optimizer)
+        super().__init__(optimizer=tbgn, accumulative_counts=1, clip_grad=None)
+        omegas = task_table(task_weights, 'optim_wrapper.task_weights')
+        if omegas is not None and tbgn.task_weights is not None and omegas != tbgn.task_weights:
+            raise ValueError(
+                f'optim_wrapper.task_weights {omegas} and optim_wrapper.optimizer.task_weights '
+                f'{tbgn.task_weights} disagree; set ω_k in one of them')
+        if omegas is not None:
+            tbgn.task_weights = omegas
+        #: s_k of a ``type='TBGN'`` optimizer's own ``sampling_probs`` (must match the loop's)
+        self._optimizer_sampling_probs = tbgn.sampling_probs
+        #: the loop's sampling mode, once :meth:`set_task_sampling` has run
+        self.sampling: Optional[str] = None
+
+    @property
+    def task_weights(self) -> Optional[Dict[str, float]]:
+        """ω_k per task (None: 1 for every task)."""
+        return self.optimizer.task_weights
+
+    @property
+    def sampling_probs(self) -> Optional[Dict[str, float]]:
+        """s_k per task, from ``train_cfg.tasks`` (None before :meth:`set_task_sampling`)."""
+        return self.optimizer.sampling_probs if self.sampling is not None else None
 
     # ------------------------------------------------------------------ task factors
     def set_task_sampling(self, probabilities: Mapping[str, float],
                           sampling: str = 'unmixed') -> None:
-        """Hand in the loop's task sampling: s_k, and whether every rank trains the same task.
+        """Take the loop's task sampling: s_k, and whether every rank trains the same task.
+
+        The tasks are checked here, once: every task the loop draws needs a weight ω_k when
+        ``optim_wrapper.task_weights`` is set.
 
         Args:
-            probabilities (Mapping[str, float]): task -> sampling weight (normalised to s_k).
+            probabilities (Mapping[str, float]): task -> sampling weight (``train_cfg.tasks``,
+                normalised to s_k).
             sampling (str): ``'unmixed'`` (every rank trains the same task) or ``'mixed'``.
         """
         if sampling not in ('unmixed', 'mixed'):
@@ -115,52 +151,37 @@ class TBGNOptimWrapper(OptimWrapper):
         if sampling == 'mixed' and get_world_size() > 1:
             raise RuntimeError(MIXED_SAMPLING_ERROR)
         probs = task_table(probabilities, 'train_cfg.tasks', normalise=True)
-        config = self.sampling_weights
-        if config is not None and (set(config) != set(probs) or any(
-                not math.isclose(config[t], probs[t], rel_tol=1e-6) for t in probs)):
-            print_log(f'TBGN: optim_wrapper.sampling_weights {config} differ from the sampling '
-                      f'of train_cfg.tasks {probs}; s_k follows optim_wrapper.sampling_weights',
-                      logger='current', level=logging.WARNING)
-        self.loop_sampling_probs = probs
+        configured = self._optimizer_sampling_probs
+        if configured is not None and (set(configured) != set(probs) or any(
+                not math.isclose(configured[t], probs[t], rel_tol=1e-6) for t in probs)):
+            raise ValueError(
+                f'optim_wrapper.optimizer.sampling_probs {configured} differ from the sampling '
+                f'shares of train_cfg.tasks {probs}: under MultiTaskTrainLoop s_k comes from '
+                'train_cfg.tasks.<task>.sampling_weight; remove optim_wrapper.optimizer.'
+                'sampling_probs')
+        omegas = self.optimizer.task_weights
+        trained = [t for t, p in probs.items() if p > 0]
+        if omegas is not None and set(trained) - set(omegas):
+            raise KeyError(f'optim_wrapper.task_weights has no entry for task(s) '
+                           f'{sorted(set(trained) - set(omegas))} of train_cfg.tasks '
+                           f'(has {sorted(omegas)})')
+        self.optimizer.sampling_probs = probs
+        self.sampling = sampling
 
-    def task_factors(self, task: Optional[str]) -> Tuple[float, float]:
-        """(ω_k, s_k) of ``task``, with errors that name the config keys to fix.
+    def task_factors(self, task: str) -> Tuple[float, float]:
+        """(ω_k, s_k) of ``task`` (the optimizer's lookup).
 
         Args:
-            task (str): the task of the batch whose gradients are in ``p.grad``.
+            task (str): a task of ``train_cfg.tasks``.
         """
-        if task is None:
-            raise ValueError(
-                "TBGN needs the batch's task: call optim_wrapper.update_params(loss, task=...) "
-                "(the model's train_step passes batch['task'], which train_cfg.type="
-                "'MultiTaskTrainLoop' puts in every batch)")
-        if self.task_weights is None:
-            omega = 1.0
-        elif task in self.task_weights:
-            omega = self.task_weights[task]
-        else:
-            raise KeyError(f"optim_wrapper.task_weights has no entry for task '{task}' "
-                           f'(has {sorted(self.task_weights)})')
-        if self.sampling_weights is not None:
-            probs, key = self.sampling_weights, 'optim_wrapper.sampling_weights'
-        elif self.loop_sampling_probs is not None:
-            probs, key = self.loop_sampling_probs, 'train_cfg.tasks'
-        else:
-            raise ValueError(
-                f"TBGN has no sampling probability s_k for task '{task}': set "
-                'train_cfg.tasks.<task>.sampling_weight (train_cfg.type=\'MultiTaskTrainLoop\' '
-                'hands it in via set_task_sampling) or optim_wrapper.sampling_weights')
-        if task not in probs:
-            raise KeyError(f"{key} has no entry for task '{task}' (has {sorted(probs)})")
-        if probs[task] <= 0:
-            raise ValueError(f"{key}: task '{task}' is trained but its sampling weight is 0")
-        return omega, probs[task]
+        return self.optimizer.task_factors(task)
 
     # ------------------------------------------------------------------ update
     def update_params(self,  # type: ignore[override]
                       loss: Tensor,
                       step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None,
+                      *,
                       task: Optional[str] = None) -> None:
         """Backward ``loss`` (of task ``task``) and take one TBGN step.
 
@@ -175,26 +196,38 @@ class TBGNOptimWrapper(OptimWrapper):
             step_kwargs['task'] = task
         super().update_params(loss, step_kwargs=step_kwargs, zero_kwargs=zero_kwargs)
 
+    def _check_ready(self, task: Optional[str], kwargs: dict) -> None:
+        """Raise, naming what to configure, when a step lacks its task or the loop's s_k."""
+        if kwargs:
+            raise TypeError(f'{type(self).__name__}.step got unexpected arguments {sorted(kwargs)}')
+        if task is None:
+            raise ValueError(
+                "TBGN needs the batch's task: call optim_wrapper.update_params(loss, task=...) "
+                "(the model's train_step passes batch['task'], which train_cfg.type="
+                "'MultiTaskTrainLoop' puts in every batch)")
+        if self.sampling is None:
+            raise ValueError(
+                f"TBGN has no sampling probability s_k for task '{task}': set "
+                "train_cfg.tasks.<task>.sampling_weight with train_cfg.type='MultiTaskTrainLoop', "
+                'which hands it in through set_task_sampling before training')
+
     def step(self, task: Optional[str] = None, **kwargs) -> None:  # type: ignore[override]
         """One TBGN step on the gradients in ``p.grad`` (``optimizer.step``, so hooks run).
 
         Args:
             task (str): the task of these gradients.
         """
-        if kwargs:
-            raise TypeError(f'{type(self).__name__}.step got unexpected arguments {sorted(kwargs)}')
-        self.tbgn_step(task, *self.task_factors(task))
+        self._check_ready(task, kwargs)
+        self.tbgn_step(task)
 
-    def tbgn_step(self, task: str, omega: float, s: float) -> None:
-        """``optimizer.step(task, omega, s)`` and log the norm (or the skipped step).
+    def tbgn_step(self, task: str) -> None:
+        """``optimizer.step(task=task)`` (one ω_k / s_k lookup) and log the norm or skipped step.
 
         Args:
             task (str): the task.
-            omega (float): ω_k.
-            s (float): s_k.
         """
         skipped = self.optimizer.skipped_steps
-        self.optimizer.step(task=task, omega=omega, s=s)
+        self.optimizer.step(task=task)
         norm = self.optimizer.last_grad_norm
         if self.optimizer.skipped_steps > skipped:
             print_log(f'TBGN: non-finite gradient norm ({norm}) for task {task!r}; step skipped '
@@ -241,4 +274,4 @@ class TBGNOptimWrapper(OptimWrapper):
 
     def __repr__(self) -> str:
         return (f'{super().__repr__()}task_weights: {self.task_weights}\n'
-                f'sampling_weights: {self.sampling_weights}\n')
+                f'sampling_probs: {self.sampling_probs}\n')

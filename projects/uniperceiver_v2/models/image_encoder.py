@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 from torch import Tensor
 
+from ..utils.compat import checkpoint_safe_globals
 from .image_tokens import ImageTokens
 
 
@@ -89,7 +90,9 @@ class ImageEncoder(BaseModule):
                 'model.image_encoder.proposal_checkpoint) does not exist: train the proposal '
                 'network first (the config header names the command), or set the key to None to '
                 'start from the backbone weights alone')
-        checkpoint = CheckpointLoader.load_checkpoint(self.proposal_checkpoint, map_location='cpu')
+        with checkpoint_safe_globals():  # an mmengine checkpoint, under torch's safe loader
+            checkpoint = CheckpointLoader.load_checkpoint(self.proposal_checkpoint,
+                                                          map_location='cpu')
         state = checkpoint.get('state_dict', checkpoint)
         # as mmengine's load_checkpoint: a (Distributed)DataParallel 'module.' prefix is dropped
         state = {re.sub(r'^module\.', '', key): value for key, value in state.items()}

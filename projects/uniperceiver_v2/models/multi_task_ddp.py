@@ -6,12 +6,15 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import MODEL_WRAPPERS
 from torch import Tensor, nn
 
-from ..utils.task_batch import task_of, update_params_for_task
+from ..engine.train_step import MultiTaskTrainStep
 
 
 @MODEL_WRAPPERS.register_module()
-class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
+class MultiTaskDistributedDataParallel(MultiTaskTrainStep, MMDistributedDataParallel):
     """``MMDistributedDataParallel`` whose ``train_step`` hands ``batch['task']`` to the optimizer.
+
+    The update is :class:`~uniperceiver_v2.engine.MultiTaskTrainStep`'s (the model's own
+    ``train_step``), with the loss forward through DDP.
 
     Each task reaches only part of the model (another task's temperature, the detection logit
     bias, the denoising queries outside detection ...), so multi-task configs build it with
@@ -41,17 +44,22 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
         super().__init__(module=module, detect_anomalous_params=detect_anomalous_params,
                          device_ids=device_ids, **kwargs)
 
-    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
-        """Preprocess, forward through DDP, then ``update_params(loss, task=batch['task'])``.
+    def task_names(self) -> Optional[List[str]]:
+        """The wrapped model's tasks (see :meth:`MultiTaskTrainStep.task_names`)."""
+        module = self.module
+        return module.task_names() if isinstance(module, MultiTaskTrainStep) else None
 
-        Same steps as ``MMDistributedDataParallel.train_step``; the only change is that the
-        optimizer wrapper learns the batch's task (see ``UniPerceiverV2.train_step``).
+    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """The shared multi-task update, then DDP's anomalous-parameter check when asked for.
+
+        Args:
+            data (dict): the collated batch with ``'task'``.
+            optim_wrapper (OptimWrapper): the optimizer wrapper.
+
+        Returns:
+            dict[str, Tensor]: the log variables.
         """
-        with optim_wrapper.optim_context(self):
-            data = self.module.data_preprocessor(data, training=True)
-            losses = self._run_forward(data, mode='loss')
-        parsed_loss, log_vars = self.module.parse_losses(losses)
-        update_params_for_task(optim_wrapper, parsed_loss, task_of(data))
+        parsed_loss, log_vars = self.multi_task_update(data, optim_wrapper)
         if self.detect_anomalous_params:
             self._detect_anomalous_params(parsed_loss, model=self)
         return log_vars

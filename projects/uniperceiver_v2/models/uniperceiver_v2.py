@@ -11,15 +11,20 @@ import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 from mmengine.model import BaseModel
-from mmengine.optim import OptimWrapper
 from torch import Tensor
 
-from ..utils.task_batch import TASK_KEY, task_of, update_params_for_task
+from ..engine.train_step import MultiTaskTrainStep
+from ..utils.task_batch import TASK_KEY
 
 
 @MODELS.register_module()
-class UniPerceiverV2(BaseModel):
+class UniPerceiverV2(MultiTaskTrainStep, BaseModel):
     """Generalist model: every task is a likelihood between decoded input and target sequences.
+
+    Its ``train_step`` is :class:`~uniperceiver_v2.engine.MultiTaskTrainStep`'s: TBGN weighs and
+    normalises the gradient by the task that produced it (ω_k, s_k), so the task travels with the
+    batch from the loader, through ``forward``, into ``optim_wrapper.update_params(loss,
+    task=...)`` (``MultiTaskDistributedDataParallel`` shares the same implementation).
 
     Args:
         text_encoder (dict): config of :class:`TextEncoder`.
@@ -81,20 +86,9 @@ class UniPerceiverV2(BaseModel):
                            f'{list(self.tasks)}')
         return self.tasks[task]
 
-    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
-        """``BaseModel.train_step`` that hands the batch's task to the optimizer wrapper.
-
-        TBGN weighs and normalises the gradient by the task that produced it (ω_k, s_k), so the
-        task travels with the batch from the loader, through ``forward``, into
-        ``optim_wrapper.update_params(loss, task=...)``.  ``MultiTaskDistributedDataParallel``
-        does the same under DDP.
-        """
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        parsed_losses, log_vars = self.parse_losses(losses)
-        update_params_for_task(optim_wrapper, parsed_losses, task_of(data))
-        return log_vars
+    def task_names(self) -> List[str]:
+        """The configured tasks (``model.tasks``), which ``train_cfg.tasks`` must be among."""
+        return list(self.tasks)
 
     def forward(self, inputs: Union[Tensor, List[Tensor], None] = None,
                 data_samples: Optional[list] = None,

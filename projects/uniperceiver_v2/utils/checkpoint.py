@@ -4,6 +4,8 @@ import os.path as osp
 import torch
 from torch import nn
 
+from .compat import checkpoint_safe_globals
+
 
 def check_checkpoint_matches(checkpoint: str, model: nn.Module, min_overlap: float = 0.9) -> None:
     """Raise a clear error unless ``checkpoint`` holds weights for ``model``.
@@ -25,7 +27,8 @@ def check_checkpoint_matches(checkpoint: str, model: nn.Module, min_overlap: flo
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
     try:
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        with checkpoint_safe_globals():  # an mmengine checkpoint holds its MessageHub state
+            ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001  (torch raises many kinds for a corrupt file)
         raise ValueError(f'{checkpoint} is not a readable checkpoint ({type(e).__name__}: '
                          f'{str(e).splitlines()[0][:200]})') from e

@@ -13,12 +13,23 @@ Shims:
   bytes go to a temporary file in the same folder, which then replaces the target with
   ``os.replace``.  A checkpoint file therefore either exists whole or not at all.
 
-:func:`apply_compat` is idempotent and is called when ``uniperceiver_v2`` is imported.
+:func:`apply_compat` installs both for the whole process.  Importing ``uniperceiver_v2`` does not
+call it: the entry points do (``tools/train.py``, ``tools/test.py``), and so must any program of
+your own that resumes or writes checkpoints with MMEngine's ``Runner`` (e.g. one that loads the
+plugin through ``custom_imports``)::
+
+    from uniperceiver_v2.utils import apply_compat
+    apply_compat()                      # before Runner.from_cfg(cfg).train()
+
+The plugin's own checkpoint readers (the stage-1 proposal checkpoint of ``ImageEncoder``, the
+inferencer) do not depend on it: they load inside :func:`checkpoint_safe_globals`, which allow-lists
+the same globals for the duration of one load only.
 """
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Union
+from typing import Iterator, List, Union
 
 import numpy as np
 import torch
@@ -95,9 +106,29 @@ def atomic_put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         raise
 
 
+@contextmanager
+def checkpoint_safe_globals() -> Iterator[None]:
+    """Allow-list :func:`mmengine_checkpoint_globals` for ``torch.load`` inside the block only.
+
+    For code that reads an mmengine checkpoint itself (``CheckpointLoader.load_checkpoint``,
+    ``mmengine.runner.load_checkpoint``) without relying on :func:`apply_compat`.
+    """
+    safe_globals = getattr(torch.serialization, 'safe_globals', None)  # torch >= 2.5
+    if safe_globals is None:  # older torch: no allow-list, and torch.load is not safe by default
+        yield
+        return
+    with safe_globals(mmengine_checkpoint_globals()):
+        yield
+
+
 def apply_compat() -> None:
-    """Install every shim of this module (safe to call many times)."""
-    if hasattr(torch.serialization, 'add_safe_globals'):
+    """Install every shim of this module for the whole process (safe to call many times).
+
+    Call it once at the start of a program that trains, resumes or tests with MMEngine's
+    ``Runner`` (the plugin's ``tools/train.py`` and ``tools/test.py`` do); see the module
+    docstring.
+    """
+    if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
         torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
     from mmengine.fileio.backends import LocalBackend
     LocalBackend.put = atomic_put

@@ -23,6 +23,7 @@ from mmdet.utils import ConfigType, InstanceList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...engine.protocols import CollectiveLoss
 from ...utils.dist import loss_normaliser
 from .postprocess import boxes_to_original, mask_logits_to_original
 
@@ -62,7 +63,7 @@ def gt_masks_to_tensor(gt_instances: InstanceData, pad_shape: Tuple[int, int],
 
 
 @MODELS.register_module()
-class MaskDINOHead(DINOHead):
+class MaskDINOHead(DINOHead, CollectiveLoss):
     """DINO head + Mask DINO mask branch, binary objectness.
 
     Args:

@@ -47,6 +47,7 @@ from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...engine.protocols import CollectiveLoss
 from ...utils.dist import loss_normaliser
 from ..image_tokens import ImageTokens
 from ..region_proposal.postprocess import boxes_to_original, mask_logits_to_original
@@ -57,7 +58,7 @@ SCORE_MODES = ('class', 'class*objectness', 'geometric')
 
 
 @MODELS.register_module()
-class DetectionTask(ClassNameCandidates, BaseTask):
+class DetectionTask(ClassNameCandidates, BaseTask, CollectiveLoss):
     """Detection + instance segmentation: proposal decoder outputs vs. class names.
 
     Args:

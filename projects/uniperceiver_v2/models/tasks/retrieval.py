@@ -19,6 +19,7 @@ from mmdet.registry import MODELS
 from mmengine.dist import all_gather, get_rank
 from torch import Tensor
 
+from ...engine.protocols import CollectiveLoss
 from ...utils.dist import all_gather_with_grad
 from .base_task import BaseTask, texts_of
 
@@ -27,7 +28,7 @@ TEXT_SOURCE = "RetrievalTask: mmpretrain COCORetrieval / PackInputs algorithm_ke
 
 
 @MODELS.register_module()
-class RetrievalTask(BaseTask):
+class RetrievalTask(BaseTask, CollectiveLoss):
     """Image-text retrieval in both directions.
 
     Args:
