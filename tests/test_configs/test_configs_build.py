@@ -20,6 +20,18 @@ from uniperceiver_v2.testing import build_model, load_config
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 MODEL_CONFIGS = [c for c in CONFIGS if f'{os.sep}_base_{os.sep}' not in c]
+#: short names kept for users (``configs/upv2_base.py`` ...): nothing but a ``_base_`` line
+ALIASES = {'upv2_base.py': 'upv2-base_swin-b_8xgpu-150k_coco-in1k-corpus.py',
+           'upv2_large.py': 'upv2-large_swin-l_8xgpu-150k_coco-in1k-corpus.py',
+           'upv2_tiny_synthetic.py': 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'}
+BUILT_CONFIGS = [c for c in MODEL_CONFIGS if osp.basename(c) not in ALIASES]
+
+
+def built(path: str):
+    """A config to build: the real-data ones (R-50, Swin) are integration-sized."""
+    small = 'mobilenetv2' in osp.basename(path)
+    return pytest.param(path, id=rel(path),
+                        marks=() if small else pytest.mark.integration)
 
 
 def rel(path: str) -> str:
@@ -74,7 +86,14 @@ def test_multi_task_keys_agree(path):
         assert 'TBGN' not in cfg.optim_wrapper.type  # TBGN needs every rank on one task
 
 
-@pytest.mark.parametrize('path', MODEL_CONFIGS, ids=rel)
+@pytest.mark.parametrize('alias, target', sorted(ALIASES.items()))
+def test_short_names_are_the_named_configs(alias, target):
+    a = Config.fromfile(osp.join(ROOT, 'configs', alias)).to_dict()
+    b = Config.fromfile(osp.join(ROOT, 'configs', target)).to_dict()
+    assert a == b
+
+
+@pytest.mark.parametrize('path', [built(c) for c in BUILT_CONFIGS])
 def test_model_builds(path, synthetic_cwd, tmp_path, monkeypatch):
     monkeypatch.chdir(synthetic_cwd)
     cfg = load_config(path)
@@ -94,6 +113,7 @@ def test_model_builds(path, synthetic_cwd, tmp_path, monkeypatch):
         assert stubbed == ['roberta-base']
 
 
+@pytest.mark.integration
 def test_paper_model_sizes(tmp_path):
     """Base/Large with the roberta-base architecture: deployed size near the paper's 308M/446M."""
     sizes = {}
@@ -180,7 +200,9 @@ STAGES = [  # (proposal-network stage, multi-task config that loads its checkpoi
 ]
 
 
-@pytest.mark.parametrize('stage1,stage2', STAGES, ids=[rel(s) for s, _ in STAGES])
+@pytest.mark.parametrize('stage1,stage2', [
+    pytest.param(s1, s2, id=rel(s1), marks=() if 'mobilenetv2' in s1 else pytest.mark.integration)
+    for s1, s2 in STAGES])
 def test_proposal_stage_checkpoint_fits_the_multi_task_model(stage1, stage2):
     """The stage-1 detector is exactly the multi-task model's proposal network (the same keys and
     shapes, except the class-specific parts a class-aware stage 1 leaves out through

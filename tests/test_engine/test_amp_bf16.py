@@ -56,6 +56,7 @@ def test_amp_flag_sets_wrapper_and_dtype(monkeypatch, argv, dtype):
         tool.set_amp(cfg, 'fp8')
 
 
+@pytest.mark.integration
 def test_bf16_autocast_trains_every_task_of_the_real_model(synthetic_cwd, monkeypatch):
     monkeypatch.chdir(synthetic_cwd)
     torch.manual_seed(0)

@@ -4,6 +4,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -25,6 +26,7 @@ log_processor = dict(by_epoch=False)
 '''
 
 
+@pytest.mark.integration
 def test_train_py_amp_builds_amp_tbgn(tmp_path):
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(CONFIG)

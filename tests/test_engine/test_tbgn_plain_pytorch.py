@@ -4,6 +4,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from tbgn_standalone import TBGN_OPTIMIZER_PATH
 
 LOOP = r'''
@@ -50,6 +52,7 @@ print('task steps', opt.task_steps)
 '''
 
 
+@pytest.mark.integration
 def test_resnet18_two_tasks_without_mmengine():
     proc = subprocess.run([sys.executable, '-c', LOOP, TBGN_OPTIMIZER_PATH],
                           capture_output=True, text=True, timeout=300,

@@ -60,6 +60,7 @@ def test_missing_package_error_is_clear():
 
 @pytest.mark.skipif(not _has_package(),
                     reason=f'pip package {WEIGHTS_PACKAGE} (real ImageNet weights) not installed')
+@pytest.mark.integration
 def test_real_imagenet_weights_load_and_match_torchvision(tmp_path):
     path = find_packaged_weights()
     tv = torchvision.models.mobilenet_v2()

@@ -13,6 +13,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO_ROOT, 'tools', 'data', 'generate_synthetic.py')
 
 
+@pytest.mark.integration
 def test_cli_writes_dataset(tmp_path):
     out_dir = tmp_path / 'synthetic'
     proc = subprocess.run(

@@ -25,6 +25,7 @@ from uniperceiver_v2.testing.entry_points import (EMBEDDED, REPO_ROOT, TIMEOUT, 
                                                   assert_finite, params, records, train,
                                                   train_env, write_run_config)
 
+pytestmark = pytest.mark.integration
 PREEMPTED_EXIT_CODE = 75
 
 
