@@ -6,7 +6,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
-from mmdet.structures import SampleList
+from mmdet.structures import DetDataSample, OptSampleList, SampleList
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from mmengine.logging import print_log
@@ -140,8 +140,27 @@ class ImageEncoder(BaseModule):
             masks[i, :img_h, :img_w] = 0
         return F.interpolate(masks[None], size=size)[0].bool()
 
-    def _encode(self, inputs: Tensor, data_samples: SampleList, num_proposals: Optional[int],
+    @staticmethod
+    def unpadded_samples(inputs: Tensor) -> SampleList:
+        """Data samples for a batch given without them: every image fills the ``(H, W)`` input
+        (``img_shape = batch_input_shape = ori_shape``, scale factor 1), so nothing is masked as
+        padding and proposal boxes are in input pixels.
+
+        Args:
+            inputs (Tensor): ``(B, 3, H, W)`` images.
+        """
+        shape = tuple(int(v) for v in inputs.shape[-2:])
+        meta = dict(img_shape=shape, batch_input_shape=shape, pad_shape=shape, ori_shape=shape,
+                    scale_factor=(1.0, 1.0))
+        return [DetDataSample(metainfo=meta) for _ in range(inputs.shape[0])]
+
+    def _encode(self, inputs: Tensor, data_samples: OptSampleList, num_proposals: Optional[int],
                 with_loss: bool) -> Tuple[ImageTokens, Dict]:
+        if data_samples is None:
+            if with_loss:
+                raise ValueError('ImageEncoder.loss needs data_samples with gt_instances (the '
+                                 "proposal network's targets); only inference takes None")
+            data_samples = self.unpadded_samples(inputs)
         for key in ('img_shape', 'batch_input_shape'):
             if any(key not in s.metainfo for s in data_samples):
                 raise KeyError(f'ImageEncoder: every data sample needs metainfo `{key}`')
@@ -178,13 +197,14 @@ class ImageEncoder(BaseModule):
             proposal_gt_index=gt_index)
         return image_tokens, out.get('losses', {})
 
-    def forward(self, inputs: Tensor, data_samples: SampleList,
+    def forward(self, inputs: Tensor, data_samples: OptSampleList = None,
                 num_proposals: Optional[int] = None) -> ImageTokens:
         """Image tokens without losses (no denoising queries).
 
         Args:
             inputs (Tensor): ``(B, 3, H, W)`` normalised, padded images.
-            data_samples (list[DetDataSample]): metainfo ``img_shape``, ``batch_input_shape``.
+            data_samples (list[DetDataSample], optional): metainfo ``img_shape``,
+                ``batch_input_shape``; None = an unpadded batch (:meth:`unpadded_samples`).
             num_proposals (int, optional): N, proposals kept (default ``self.num_proposals``;
                 ``num_queries`` keeps all, as detection does).
 
