@@ -44,12 +44,20 @@ def parse_args() -> argparse.Namespace:
 AMP_DTYPES = {'auto': None, 'fp16': 'float16', 'bf16': 'bfloat16'}
 
 
+#: wrapper types that run TBGN
+TBGN_WRAPPER_TYPES = ('TBGNOptimWrapper', 'AmpTBGNOptimWrapper')
+TBGN_CONSTRUCTOR = 'TBGNOptimWrapperConstructor'
+
+
 def set_amp(cfg, mode: str = 'auto') -> None:
     """Switch ``cfg.optim_wrapper`` to AMP as mmdet's ``--amp`` does, with a chosen dtype.
 
-    ``type='AmpOptimWrapper'`` (mapped to ``AmpTBGNOptimWrapper`` by ``TBGNOptimWrapperConstructor``)
-    with dynamic loss scaling; ``'bf16'`` adds ``dtype='bfloat16'`` (the TBGN wrapper then scales
-    no loss), ``'fp16'`` ``dtype='float16'``.
+    ``type='AmpOptimWrapper'`` with dynamic loss scaling, as mmdet's switch; under
+    ``constructor='TBGNOptimWrapperConstructor'`` that builds ``AmpTBGNOptimWrapper`` for a TBGN
+    config (``type='TBGNOptimWrapper'`` or no type), and a config of MMEngine's plain
+    ``OptimWrapper`` gets MMEngine's default constructor, so it stays without TBGN.  A TBGN
+    wrapper under another constructor becomes ``'AmpTBGNOptimWrapper'`` directly.  ``'bf16'``
+    adds ``dtype='bfloat16'`` (no loss is then scaled), ``'fp16'`` ``dtype='float16'``.
 
     Args:
         cfg (Config): the training config (modified in place).
@@ -57,7 +65,14 @@ def set_amp(cfg, mode: str = 'auto') -> None:
     """
     if mode not in AMP_DTYPES:
         raise ValueError(f'--amp must be one of {sorted(AMP_DTYPES)}, got {mode!r}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    wrapper_type = cfg.optim_wrapper.get('type')
+    tbgn_constructor = cfg.optim_wrapper.get('constructor') == TBGN_CONSTRUCTOR
+    if wrapper_type in TBGN_WRAPPER_TYPES or (wrapper_type is None and tbgn_constructor):
+        cfg.optim_wrapper.type = 'AmpOptimWrapper' if tbgn_constructor else 'AmpTBGNOptimWrapper'
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        if tbgn_constructor:  # it reads 'AmpOptimWrapper' as mmdet's --amp over TBGN
+            cfg.optim_wrapper.constructor = 'NoDecayOptimWrapperConstructor'
     cfg.optim_wrapper.loss_scale = 'dynamic'
     if AMP_DTYPES[mode] is not None:
         cfg.optim_wrapper.dtype = AMP_DTYPES[mode]

@@ -305,3 +305,44 @@ def test_every_config_optim_wrapper_builds(path):
     if isinstance(wrapper, TBGNOptimWrapper):
         assert type(wrapper.optimizer) is TBGN
 
+
+def test_optim_wrapper_type_optim_wrapper_is_honoured():
+    """``type='OptimWrapper'`` under the TBGN constructor (e.g. inherited from a TBGN base) builds
+    MMEngine's plain OptimWrapper over AdamW, as in any OpenMMLab config; TBGN settings beside it
+    are an error naming ``optim_wrapper.type``."""
+    model = TwoTaskNet()
+    base = dict(constructor='TBGNOptimWrapperConstructor', task_weights=None,
+                optimizer=dict(type='AdamW', lr=1e-3),
+                paramwise_cfg=dict(custom_keys={'head_a': dict(lr_mult=0.1)}))
+    wrapper = build_optim_wrapper(model, dict(base, type='OptimWrapper',
+                                              clip_grad=dict(max_norm=0.1)))
+    assert type(wrapper) is OptimWrapper and type(wrapper.optimizer) is torch.optim.AdamW
+    lrs = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
+    assert lrs[id(model.head_a.weight)] == pytest.approx(1e-4)  # paramwise_cfg still applies
+    with pytest.raises(ValueError, match="optim_wrapper.type='OptimWrapper'.*task_weights"):
+        build_optim_wrapper(model, dict(base, type='OptimWrapper', task_weights=dict(a=1.0)))
+    assert type(build_optim_wrapper(model, dict(base, type='TBGNOptimWrapper'))) \
+        is TBGNOptimWrapper
+
+
+def test_train_py_amp_switch_keeps_the_configured_wrapper_kind():
+    """tools/train.py --amp: TBGN -> AmpTBGNOptimWrapper, a plain OptimWrapper -> AmpOptimWrapper."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'upv2_train_entry', osp.join(CONFIG_ROOT, '..', 'tools', 'train.py'))
+    train_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_py)
+    model = TwoTaskNet()
+    for wrapper_type, built in (('TBGNOptimWrapper', AmpTBGNOptimWrapper),
+                                (None, AmpTBGNOptimWrapper), ('OptimWrapper', None)):
+        cfg = Config(dict(optim_wrapper=dict(
+            constructor='TBGNOptimWrapperConstructor', optimizer=dict(type='AdamW', lr=1e-3))))
+        if wrapper_type is not None:
+            cfg.optim_wrapper.type = wrapper_type
+        train_py.set_amp(cfg, 'bf16')
+        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'  # mmdet's switch
+        if built is not None:
+            wrapper = build_optim_wrapper(model, cfg.optim_wrapper.to_dict())
+            assert type(wrapper) is built
+        else:  # MMEngine's AmpOptimWrapper itself needs a GPU: the config is what is checked
+            assert cfg.optim_wrapper.constructor == 'NoDecayOptimWrapperConstructor'
