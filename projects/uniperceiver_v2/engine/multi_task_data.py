@@ -1,5 +1,5 @@
 """Task-keyed data loaders: building them and the one-object view the runner and hooks expect."""
-from typing import Any, Dict, Iterator, Mapping, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Union
 
 from torch.utils.data import DataLoader
 
@@ -24,14 +24,18 @@ def check_task_keys(task_names, loader_cfgs: Mapping, tasks_key: str, loaders_ke
 
 
 def build_task_dataloaders(runner, cfgs: Mapping[str, Union[DataLoader, dict]], key: str,
-                           diff_rank_seed: bool = False) -> Dict[str, DataLoader]:
+                           seed: Optional[int] = None) -> Dict[str, DataLoader]:
     """Build one data loader per task with :meth:`Runner.build_dataloader`.
 
     Args:
-        runner (Runner): the runner (gives the seed).
+        runner (Runner): the runner.
         cfgs (Mapping[str, DataLoader | dict]): task name -> data loader or its config.
         key (str): config key, for error messages (``'train_dataloader'``).
+        seed (int, optional): seed of the samplers and data workers (the workers add their rank
+            and id), which must be the same on every rank (ranks split one permutation); default
+            ``runner.seed``, as MMEngine's loops use it.
     """
+    seed = runner.seed if seed is None else seed
     loaders = {}
     for task, cfg in cfgs.items():
         if isinstance(cfg, DataLoader):
@@ -39,8 +43,7 @@ def build_task_dataloaders(runner, cfgs: Mapping[str, Union[DataLoader, dict]], 
         elif isinstance(cfg, Mapping):
             if 'dataset' not in cfg:
                 raise KeyError(f'{key}.{task} has no "dataset" field')
-            loaders[task] = runner.build_dataloader(
-                dict(cfg), seed=runner.seed, diff_rank_seed=diff_rank_seed)
+            loaders[task] = runner.build_dataloader(dict(cfg), seed=seed)
         else:
             raise TypeError(f'{key}.{task} must be a DataLoader or a dict, '
                             f'got {type(cfg).__name__}')

@@ -5,7 +5,7 @@ import os.path as osp
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
-from mmengine.dist import barrier, get_rank, get_world_size
+from mmengine.dist import barrier, broadcast_object_list, get_rank, get_world_size
 from mmengine.dist import is_main_process
 from mmengine.fileio import put
 from mmengine.logging import print_log
@@ -48,9 +48,11 @@ class MultiTaskTrainLoop(BaseLoop):
     (``MultiTaskTrainStep.task_names``).  Every batch is tagged with a task of
     ``train_cfg.tasks``, so nothing downstream checks the name again.
 
-    Several ranks: under ``sampling='mixed'`` ranks train different tasks in one iteration, so
-    no module may enter a collective that only the ranks of one task reach; components that can
-    (gathered retrieval negatives, cross-rank loss normalisers) are
+    Several ranks: the task draw and the data samplers use rank 0's seed on every rank (also
+    with ``randomness.diff_rank_seed=True``, which only makes the per-iteration random numbers
+    differ between ranks).  Under ``sampling='mixed'`` ranks train different tasks in one
+    iteration, so no module may enter a collective that only the ranks of one task reach;
+    components that can (gathered retrieval negatives, cross-rank loss normalisers) are
     :class:`~.protocols.CollectiveLoss` modules, and the loop refuses to start, naming the config
     keys they report.
 
@@ -97,8 +99,8 @@ class MultiTaskTrainLoop(BaseLoop):
         tasks (Mapping[str, dict]): ``train_cfg.tasks``: per task ``sampling_weight`` (default 1).
             Default: every task of ``train_dataloader`` with weight 1.
         sampling (str): ``'unmixed'`` (paper) or ``'mixed'`` (each rank draws independently).
-        seed (int, optional): seed of the task draws; default the runner's seed (the same on all
-            ranks).
+        seed (int, optional): seed of the task draws and data samplers; default the runner's
+            seed on rank 0 (broadcast, so the same on all ranks).
         val_begin (int): first iteration that may validate.
         val_interval (int): validate every ``val_interval`` iterations.
         dynamic_intervals (list[tuple[int, int]], optional): as in ``IterBasedTrainLoop``.
@@ -140,11 +142,13 @@ class MultiTaskTrainLoop(BaseLoop):
         self.val_interval = val_interval
         self.stop_training = False
 
+        #: seed of the task draws and of the data samplers: the same on every rank
+        self.shared_seed = self._shared_seed(runner.seed if seed is None else seed)
         self.sampler = build_task_sampler(
-            tasks, seed=runner.seed if seed is None else seed, sampling=sampling, rank=get_rank())
-        diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
-        loaders = build_task_dataloaders(runner, {k: dataloader[k] for k in tasks},
-                                         'train_dataloader', diff_rank_seed)
+            tasks, seed=self.shared_seed, sampling=sampling, rank=get_rank())
+        loaders = build_task_dataloaders(
+            runner, {k: dataloader[k] for k in tasks},
+            'train_dataloader', seed=self.shared_seed)
         for loader in loaders.values():  # SIGTERM is the main process's to handle
             loader.worker_init_fn = WorkerIgnoresSigterm(loader.worker_init_fn)
         self.dataloaders = MultiTaskDataLoaders(loaders, length=self._max_iters)
@@ -181,6 +185,21 @@ class MultiTaskTrainLoop(BaseLoop):
         return self._iter
 
     # ------------------------------------------------------------------ before training
+    @staticmethod
+    def _shared_seed(seed: int) -> int:
+        """Rank 0's ``seed``, on every rank.
+
+        With ``randomness.diff_rank_seed=True`` MMEngine gives every rank its own seed
+        (``seed + rank``); the task draw (unmixed: the same task on every rank) and the data
+        samplers (one permutation split between ranks) must not follow it, or ranks train
+        different tasks (a deadlock at the first per-task collective) and a resumed run reads
+        other samples.  Per-iteration random numbers keep the rank's own seed
+        (:func:`seed_iteration`).
+        """
+        shared = [int(seed)]
+        broadcast_object_list(shared, src=0)
+        return shared[0]
+
     def check_collectives(self) -> None:
         """Refuse mixed sampling on several ranks when a loss would enter a per-task collective."""
         world_size = get_world_size()
