@@ -40,6 +40,8 @@ class ResumableInfiniteSampler(Sampler):
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else int(seed)
         self.position = 0
+        #: indices the latest iterator has yielded (it started at :attr:`position`)
+        self.drawn = 0
 
     def set_position(self, position: int) -> None:
         """Make the next iterator start at this rank's ``position``-th sample (0-based).
@@ -61,10 +63,12 @@ class ResumableInfiniteSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         epoch, indices = -1, None
+        self.drawn = 0
         for g in itertools.count(self.rank + self.position * self.world_size, self.world_size):
             e, offset = divmod(g, self.size)
             if e != epoch:
                 epoch, indices = e, self._permutation(e).tolist()
+            self.drawn += 1
             yield indices[offset]
 
     def __len__(self) -> int:

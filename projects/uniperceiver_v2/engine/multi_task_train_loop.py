@@ -17,6 +17,7 @@ from mmengine.runner.utils import calc_dynamic_intervals
 from torch.utils.data import BatchSampler, DataLoader
 from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
 
+from ..datasets.resumable_batch_sampler import ResumableBatchSampler
 from ..datasets.resumable_infinite_sampler import ResumableInfiniteSampler
 from ..utils.iteration_seed import seed_iteration
 from ..utils.task_batch import TASK_KEY
@@ -56,10 +57,13 @@ class MultiTaskTrainLoop(BaseLoop):
     :class:`~.protocols.CollectiveLoss` modules, and the loop refuses to start, naming the config
     keys they report.
 
-    Exact resume with O(1) data work: checkpoints carry, per rank, how many samples each task's
-    sampler has handed out; on resume each :class:`ResumableInfiniteSampler` starts at its position
-    without loading the skipped samples (other samplers are advanced by drawing the skipped
-    batches, with a warning).  Random numbers need no saved state: every iteration starts by
+    Exact resume without loading skipped samples: checkpoints carry, per rank, how many samples
+    each task's sampler has handed out; on resume a :class:`ResumableInfiniteSampler` under a
+    plain batch sampler starts at its position in O(1); under a grouping batch sampler (mmdet's
+    ``AspectRatioBatchSampler``, which holds indices back in its buckets) the loop wraps the
+    batch sampler in :class:`ResumableBatchSampler`, which replays the index stream (no data
+    loaded) and continues it.  Other samplers are advanced by drawing the skipped batches, with a
+    warning.  Random numbers need no saved state: every iteration starts by
     seeding python, numpy and torch from ``(seed, rank, iteration)`` (:func:`seed_iteration`), so
     every later batch, noise draw and loss equals the uninterrupted run's.  Data-loader workers
     keep their own generators (seeded once per run): random augmentations are exact after a
@@ -147,7 +151,7 @@ class MultiTaskTrainLoop(BaseLoop):
         self.sampler = build_task_sampler(
             tasks, seed=self.shared_seed, sampling=sampling, rank=get_rank())
         loaders = build_task_dataloaders(
-            runner, {k: dataloader[k] for k in tasks},
+            runner, {k: self.resumable_loader_cfg(dataloader[k]) for k in tasks},
             'train_dataloader', seed=self.shared_seed)
         for loader in loaders.values():  # SIGTERM is the main process's to handle
             loader.worker_init_fn = WorkerIgnoresSigterm(loader.worker_init_fn)
@@ -322,15 +326,41 @@ class MultiTaskTrainLoop(BaseLoop):
                                f'{sorted(missing)} (train_dataloader changed since it was written)')
         return self._rank_positions[get_rank()]
 
+    @staticmethod
+    def resumable_loader_cfg(cfg):
+        """``cfg`` with its ``batch_sampler`` wrapped in ``ResumableBatchSampler`` when its sampler
+        is a ``ResumableInfiniteSampler`` (so a grouping batch sampler such as mmdet's
+        ``AspectRatioBatchSampler`` resumes exactly); other configs and loaders are returned as
+        they are.
+
+        Args:
+            cfg (dict | DataLoader): one task's ``train_dataloader`` entry.
+        """
+        if not isinstance(cfg, Mapping):
+            return cfg
+        sampler, batch_sampler = cfg.get('sampler'), cfg.get('batch_sampler')
+        if not (isinstance(sampler, Mapping) and isinstance(batch_sampler, Mapping)):
+            return cfg
+        if sampler.get('type') not in ('ResumableInfiniteSampler', ResumableInfiniteSampler) \
+                or batch_sampler.get('type') in ('ResumableBatchSampler', ResumableBatchSampler):
+            return cfg
+        return {**cfg, 'batch_sampler': dict(type='ResumableBatchSampler',
+                                             batch_sampler=dict(batch_sampler))}
+
     def _seek(self, task: str, loader: DataLoader, position: int) -> bool:
         """Make ``loader``'s next iterator start after ``position`` samples without loading them.
 
         Returns:
             bool: False when its sampler cannot start there (the caller draws the batches).
         """
-        sampler = self._batch_sampler(task, loader).sampler
-        if isinstance(sampler, ResumableInfiniteSampler):
-            sampler.set_position(position)
+        batch_sampler = self._batch_sampler(task, loader)
+        if isinstance(batch_sampler, ResumableBatchSampler):
+            batch_sampler.skip(position // batch_sampler.batch_size)
+            return True
+        # a plain BatchSampler cuts the index stream into consecutive batches: O(1)
+        if type(batch_sampler) is BatchSampler and \
+                isinstance(batch_sampler.sampler, ResumableInfiniteSampler):
+            batch_sampler.sampler.set_position(position)
             return True
         return False
 
