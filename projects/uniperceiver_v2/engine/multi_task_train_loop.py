@@ -95,6 +95,10 @@ class MultiTaskTrainLoop(BaseLoop):
         - With ``num_workers > 0`` use ``persistent_workers=True`` in every task's loader: the loop
           keeps one iterator per task, so each task's workers live for the whole run.
         - ``auto_scale_lr`` is refused: MMEngine scales by one loader's batch size.
+        - Resuming reads MMEngine's own checkpoints, which torch's safe loader accepts only after
+          ``uniperceiver_v2.utils.apply_compat()``: ``tools/train.py`` calls it; an entry point of
+          your own that builds the ``Runner`` (the plugin loaded through ``custom_imports``)
+          calls it once before ``runner.train()``.
 
     Args:
         runner (Runner): the runner.
