@@ -12,6 +12,7 @@ from mmengine.registry import init_default_scope
 
 import uniperceiver_v2  # noqa: F401
 from uniperceiver_v2.testing.detection import TINY_MASKDINO_CFG as TINY_CFG
+from uniperceiver_v2.testing.detection import assert_same_state_shapes
 from uniperceiver_v2.testing.entry_points import EMBEDDED
 
 import experiments.generalist_vs_specialists.specialists  # noqa: F401,E402  (registers the head)
@@ -66,14 +67,5 @@ def test_class_aware_stage1_fits_the_default_with_its_classes_skipped():
     first = Config.fromfile(
         str(SPECIALIST))
     second = Config.fromfile(str(EMBEDDED))
-    _assert_same_shapes(first.model, second.model.image_encoder.proposal_network,
+    assert_same_state_shapes(first.model, second.model.image_encoder.proposal_network,
                         ('bbox_head.cls_branches', 'dn_query_generator.label_embedding'))
-
-
-def _assert_same_shapes(detector: dict, proposal_network: dict, skip: tuple) -> None:
-    shapes = []
-    for cfg in (detector, proposal_network):
-        cfg.backbone.pop('init_cfg', None)
-        shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()
-                       if not any(k == p or k.startswith(p + '.') for p in skip)})
-    assert shapes[0] == shapes[1]

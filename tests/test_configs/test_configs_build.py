@@ -17,6 +17,7 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 from uniperceiver_v2.analysis.count_params import component_params
 from uniperceiver_v2.testing import build_model, load_config
+from uniperceiver_v2.testing.detection import assert_same_state_shapes
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 MODEL_CONFIGS = [c for c in CONFIGS if f'{os.sep}_base_{os.sep}' not in c]
@@ -217,14 +218,4 @@ def test_proposal_stage_checkpoint_fits_the_multi_task_model(stage1, stage2):
     if first.train_cfg.get('type') == 'IterBasedTrainLoop':
         assert checkpoint.endswith(f'/iter_{first.train_cfg.max_iters}.pth'), checkpoint
     skip = tuple(second.model.image_encoder.get('proposal_checkpoint_skip', ()))
-    _assert_same_shapes(first.model, second.model.image_encoder.proposal_network, skip)
-
-
-def _assert_same_shapes(detector: dict, proposal_network: dict, skip: tuple) -> None:
-    from mmdet.registry import MODELS
-    shapes = []
-    for cfg in (detector, proposal_network):
-        cfg.backbone.pop('init_cfg', None)
-        shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()
-                       if not any(k == p or k.startswith(p + '.') for p in skip)})
-    assert shapes[0] == shapes[1]
+    assert_same_state_shapes(first.model, second.model.image_encoder.proposal_network, skip)

@@ -54,3 +54,21 @@ def make_batch(shapes: Sequence[Tuple[int, int]] = ((64, 96), (56, 80)),
         inputs[i, :, h:] = 0
         inputs[i, :, :, w:] = 0
     return inputs, samples
+
+
+def assert_same_state_shapes(detector: dict, proposal_network: dict, skip: Sequence[str]) -> None:
+    """The models of two configs have the same parameter names and shapes, but for the
+    parameters under the prefixes ``skip`` (backbone ``init_cfg`` dropped: no weights loaded).
+
+    Args:
+        detector (dict): a detector config (e.g. a stage-1 proposal network).
+        proposal_network (dict): the config it must fit (e.g. the image encoder's network).
+        skip (sequence of str): parameter-name prefixes left out of the comparison.
+    """
+    from mmdet.registry import MODELS
+    shapes = []
+    for cfg in (detector, proposal_network):
+        cfg.backbone.pop('init_cfg', None)
+        shapes.append({k: v.shape for k, v in MODELS.build(cfg).state_dict().items()
+                       if not any(k == p or k.startswith(p + '.') for p in skip)})
+    assert shapes[0] == shapes[1]

@@ -1,13 +1,17 @@
-"""pytest fixtures shared by the test suite and the experiments' smoke tests.
+"""pytest fixtures shared by the test suite and the experiments' tests.
 
 Load them with ``pytest_plugins = ['uniperceiver_v2.testing.fixtures']`` in a ``conftest.py``.
 """
 import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from ..datasets.synthetic_scenes import generate_synthetic_scenes
+from .detection import TINY_MASKDINO_CFG, make_batch as _make_batch
 from .entry_points import STAGE1, STAGE1_SMALL, train
 
 #: Size of the tiny synthetic copy shared by the whole test session.
@@ -55,3 +59,17 @@ def stage1_checkpoint(run_dir: Path) -> Path:
     train(run_dir, STAGE1, str(work_dir), *STAGE1_SMALL)
     return work_dir / 'iter_2.pth'
 
+
+
+@pytest.fixture
+def tiny_cfg() -> Config:
+    """The tiny proposal network / image encoder config (width 32, 20 queries, 2 decoder
+    layers), with mmdet as the default scope."""
+    init_default_scope('mmdet')
+    return Config.fromfile(TINY_MASKDINO_CFG)
+
+
+@pytest.fixture
+def make_batch() -> Callable:
+    """``make_batch(shapes, num_gts, pad=(64, 96))`` -> (inputs, data samples)."""
+    return _make_batch

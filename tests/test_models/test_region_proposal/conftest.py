@@ -1,26 +1,11 @@
-"""Fixtures of the region proposal network tests: the tiny config and tiny batches."""
-from typing import Callable
-
+"""The region proposal network tests build mmdet parts by their registered names (fixtures
+``tiny_cfg`` and ``make_batch``: :mod:`uniperceiver_v2.testing.fixtures`)."""
 import pytest
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import uniperceiver_v2  # noqa: F401  (registers the plugin)
-from uniperceiver_v2.testing.detection import TINY_MASKDINO_CFG, make_batch as _make_batch
 
 
 @pytest.fixture(autouse=True)
 def _mmdet_scope() -> None:
     init_default_scope('mmdet')
-
-
-@pytest.fixture
-def tiny_cfg() -> Config:
-    """The tiny proposal network / image encoder config (width 32, 20 queries, 2 decoder layers)."""
-    return Config.fromfile(TINY_MASKDINO_CFG)
-
-
-@pytest.fixture
-def make_batch() -> Callable:
-    """``make_batch(shapes, num_gts, pad=(64, 96))`` -> (inputs, data samples)."""
-    return _make_batch
