@@ -116,3 +116,16 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
         backend.put(b'new-checkpoint-bytes', target)
     assert target.read_bytes() == b'old-complete-checkpoint'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['ckpt.pth']
+
+
+def test_scoped_allow_list_leaves_the_process_wide_one_alone(tmp_path):
+    """A plugin checkpoint read (the stage-1 proposal checkpoint) inside checkpoint_safe_globals
+    must not undo apply_compat: torch's own context manager removes what it was given on exit."""
+    from uniperceiver_v2.utils import checkpoint_safe_globals
+    from mmengine.logging.history_buffer import HistoryBuffer
+    path = tmp_path / 'hub.pth'
+    torch.save({'buffer': HistoryBuffer([1.0, 2.0], [1, 1])}, path)
+    with checkpoint_safe_globals():
+        torch.load(path, weights_only=True)
+    assert HistoryBuffer in torch.serialization.get_safe_globals()
+    torch.load(path, weights_only=True)  # what MMEngine's resume does afterwards

@@ -117,7 +117,14 @@ def checkpoint_safe_globals() -> Iterator[None]:
     if safe_globals is None:  # older torch: no allow-list, and torch.load is not safe by default
         yield
         return
-    with safe_globals(mmengine_checkpoint_globals()):
+    # torch's context manager removes on exit every global it was given, also those allowed
+    # before (by apply_compat): give it only the missing ones
+    allowed = torch.serialization.get_safe_globals()
+    missing = [g for g in mmengine_checkpoint_globals() if g not in allowed]
+    if not missing:
+        yield
+        return
+    with safe_globals(missing):
         yield
 
 
