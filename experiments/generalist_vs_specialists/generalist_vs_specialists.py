@@ -185,6 +185,12 @@ METRICS = {
     'cls_top1': ('cls top-1', r'(^|/)top1$', 1.0),
     'det_box_ap': ('box AP', r'(^|/)bbox_mAP$', 100.0),
     'det_mask_ap': ('mask AP', r'(^|/)segm_mAP$', 100.0),
+    # DetectionDecompositionMetric: the same detections class-agnostic / with the oracle class
+    # (runs cached before it existed lack them: '-')
+    'det_box_ap_agnostic': ('box AP agnostic', r'(^|/)bbox_mAP_agnostic$', 100.0),
+    'det_box_ap_oracle_cls': ('box AP oracle cls', r'(^|/)bbox_mAP_oracle_cls$', 100.0),
+    'det_mask_ap_agnostic': ('mask AP agnostic', r'(^|/)segm_mAP_agnostic$', 100.0),
+    'det_mask_ap_oracle_cls': ('mask AP oracle cls', r'(^|/)segm_mAP_oracle_cls$', 100.0),
     'cap_bleu4': ('B@4', r'(^|/)Bleu_4$', 100.0),
     'cap_cider': ('CIDEr', r'(^|/)CIDEr$', 100.0),
     'ret_i2t_r1': ('i2t R@1', r'(^|/)i2t/(.+/)?Recall@1$', 1.0),
@@ -594,7 +600,7 @@ def write_table(report: List[Tuple[Row, List[dict]]], reference: dict, out: str,
             iters += f' + {first["pre_stage_iterations"]} pre-stage'
         wall = sum(r['wall_s'] for r in runs) / len(runs)
         seeds = ','.join(str(r['seed']) for r in runs)
-        cells = [fmt(*stats[m]) if m in stats else '' for m in METRICS]
+        cells = [fmt(*stats[m]) if m in stats else '-' for m in METRICS]
         lines.append(f'| {row.group} | {row.label} | {row.ranks} | {iters} | {wall / 60:.1f} min '
                      f'| {seeds} | ' + ' | '.join(cells) + ' |')
     with open(out + '.md', 'w') as f:

@@ -181,6 +181,46 @@ def test_table_shows_means_over_seeds_of_metrics_wall_clock_and_task_draws(tmp_p
     assert '| 10 (cls 5, det 5) + 4 pre-stage | 2.0 min | 0,1 | 55.0 ± 7.1 |' in line
 
 
+def test_decomposition_columns_read_and_missing_ones_print_dash(tmp_path):
+    """DetectionDecompositionMetric's keys become columns; a run cached before them shows '-'."""
+    run = tmp_path / 'w' / '20260101_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    (run / 'scalars.json').write_text(json.dumps({
+        'syn_det/bbox_mAP': 0.2, 'syn_det/bbox_mAP_agnostic': 0.5,
+        'syn_det/bbox_mAP_oracle_cls': 0.45, 'syn_det/segm_mAP': 0.1,
+        'syn_det/segm_mAP_agnostic': 0.4, 'syn_det/segm_mAP_oracle_cls': 0.35,
+        'syn_det/bbox_mAP_50_agnostic': 0.9}))
+    new = gvs.read_metrics(str(tmp_path / 'w'))
+    assert new == pytest.approx(dict(det_box_ap=20.0, det_box_ap_agnostic=50.0,
+                                     det_box_ap_oracle_cls=45.0, det_mask_ap=10.0,
+                                     det_mask_ap_agnostic=40.0, det_mask_ap_oracle_cls=35.0))
+    row = gvs.Row('r', 'g', 'a row', gvs.REFERENCE, ('syn_det', ))
+    old = dict(det_box_ap=18.0, det_mask_ap=9.0)                    # cached before the metric
+    runs = [dict(seed=seed, iterations=10, pre_stage_iterations=0, wall_s=60.0,
+                 task_iterations=dict(det=10), metrics=m) for seed, m in ((0, new), (1, old))]
+    reference = dict(config=gvs.REFERENCE, task_iterations=dict(syn_det=1.0),
+                     batch_size=dict(syn_det=8), pre_stage=None, budget_scale=1.0)
+    gvs.write_table([(row, runs[:1]), (gvs.Row('o', 'g', 'old run', gvs.REFERENCE,
+                                                ('syn_det', )), runs[1:])],
+                    reference, str(tmp_path / 't'), 'cmd')
+    text = (tmp_path / 't.md').read_text()
+    header = [x for x in text.splitlines() if x.startswith('| group |')][0]
+    assert 'box AP agnostic' in header and 'mask AP oracle cls' in header
+    titles = [t.strip() for t in header.strip('|').split('|')]
+
+    def cells(label):
+        line = [x for x in text.splitlines() if f'| {label} |' in x][0]
+        return dict(zip(titles, [c.strip() for c in line.strip('|').split('|')]))
+
+    assert [cells('a row')[t] for t in ('cls top-1', 'box AP', 'box AP agnostic',
+                                        'box AP oracle cls', 'mask AP', 'mask AP agnostic',
+                                        'mask AP oracle cls')] == \
+        ['-', '20.0', '50.0', '45.0', '10.0', '40.0', '35.0']
+    assert [cells('old run')[t] for t in ('box AP', 'box AP agnostic', 'box AP oracle cls',
+                                          'mask AP agnostic', 'mask AP oracle cls')] == \
+        ['18.0', '-', '-', '-', '-']
+
+
 def test_leave_one_out_rows_at_both_tbgn_lrs():
     rows = {r.name: r for r in gvs.default_rows()}
     for task in gvs.TASKS:

@@ -100,7 +100,9 @@ syn_ret_val_dataloader = dict(batch_size=50, **syn_test_loader, dataset=dict(
 
 # ------------------------------------------------------------------------------------- evaluators
 syn_cls_val_evaluator = dict(type='mmpretrain.Accuracy', topk=(1, 5))
-syn_det_val_evaluator = dict(type='CocoMetric',
+# mmdet CocoMetric's bbox / segm AP, plus the same predictions' class-agnostic and oracle-class AP
+# ({bbox,segm}_mAP_agnostic, _oracle_cls: what localisation and what the classes cost)
+syn_det_val_evaluator = dict(type='DetectionDecompositionMetric',
                              ann_file=syn_data_root + 'annotations/instances_val.json',
                              metric=['bbox', 'segm'])
 syn_cap_val_evaluator = dict(type='CaptionMetric',
