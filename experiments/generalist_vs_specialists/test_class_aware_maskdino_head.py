@@ -20,11 +20,12 @@ def class_aware(cfg: dict) -> dict:
     return cfg
 
 
-def build_heads(tiny_cfg):
-    """The class-aware head and a class-agnostic MaskDINOHead with the same settings."""
+def build_heads(tiny_cfg, **head_kw):
+    """The class-aware head (with ``head_kw``) and a class-agnostic MaskDINOHead with the same
+    settings."""
     cfg = tiny_cfg.proposal_network
     heads = []
-    for bbox_head in (class_aware(cfg)['bbox_head'], cfg.bbox_head):
+    for bbox_head in (dict(class_aware(cfg)['bbox_head'], **head_kw), cfg.bbox_head):
         head = MODELS.build(dict(bbox_head, share_pred_layer=False, num_pred_layer=3,
                                  as_two_stage=True, train_cfg=cfg.train_cfg,
                                  test_cfg=cfg.test_cfg))
@@ -71,8 +72,33 @@ def test_ground_truth_keeps_its_labels(tiny_cfg, make_batch):
     assert gts[0].labels.tolist() == [2, 3, 4] and gts[1].labels.tolist() == [2]
 
 
-def test_predictions_take_each_querys_best_class(tiny_cfg):
+def test_predictions_rank_query_class_pairs_by_default(tiny_cfg):
+    """As mmdet's DINOHead (sigmoid): the top max_per_img of all Q x C scores, so one query can
+    give two detections (its box with two classes) and a query's second class can outrank
+    another query's best."""
     head, _ = build_heads(tiny_cfg)
+    assert head.ranking == 'pairs'
+    head.test_cfg['max_per_img'] = 4
+    cls = torch.full((1, 3, NUM_CLASSES), -6.0)
+    cls[0, 0, 2], cls[0, 0, 3] = 2.0, 1.5        # query 0: two likely classes
+    cls[0, 1, 4], cls[0, 2, 0] = 1.0, -1.0
+    boxes = torch.tensor([[[0.5, 0.5, 1.0, 1.0], [0.25, 0.25, 0.5, 0.5], [0.5, 0.5, 0.2, 0.2]]])
+    masks = torch.full((1, 3, 8, 12), -1.0)
+    masks[0, 0, :4] = 1.0                         # query 0's mask: the top half
+    meta = dict(img_shape=(32, 48), batch_input_shape=(32, 48), ori_shape=(32, 48),
+                scale_factor=(1.0, 1.0))
+    res = head.predict_by_feat(cls, boxes, masks, [meta])[0]
+    assert res.labels.tolist() == [2, 3, 4, 0]
+    torch.testing.assert_close(res.scores, torch.tensor([2.0, 1.5, 1.0, -1.0]).sigmoid())
+    for k in (0, 1):                              # both pairs of query 0: its box and mask
+        torch.testing.assert_close(res.bboxes[k], torch.tensor([0., 0., 48., 32.]))
+        assert res.masks[k, :16].all() and not res.masks[k, 16:].any()
+    torch.testing.assert_close(res.bboxes[2], torch.tensor([0., 0., 24., 16.]))  # query 1's
+    assert res.masks.shape == (4, 32, 48) and res.masks.dtype == torch.bool
+
+
+def test_query_ranking_takes_each_querys_best_class(tiny_cfg):
+    head, _ = build_heads(tiny_cfg, ranking='query')
     cls = torch.full((1, 3, NUM_CLASSES), -6.0)
     cls[0, 0, 2], cls[0, 1, 4], cls[0, 2, 0] = 1.0, 3.0, -1.0
     boxes = torch.tensor([[[0.5, 0.5, 1.0, 1.0], [0.25, 0.25, 0.5, 0.5], [0.5, 0.5, 0.2, 0.2]]])
@@ -100,6 +126,9 @@ def test_class_aware_detector_trains_and_predicts_classes(tiny_cfg, make_batch):
     assert (pred.scores[:-1] >= pred.scores[1:]).all()
 
 
-def test_num_classes_is_checked():
+def test_num_classes_and_ranking_are_checked():
     with pytest.raises(ValueError, match='num_classes'):
         MODELS.build(dict(type='ClassAwareMaskDINOHead', num_classes=0, embed_dims=32))
+    with pytest.raises(ValueError, match='ranking'):
+        MODELS.build(dict(type='ClassAwareMaskDINOHead', num_classes=2, ranking='best',
+                          embed_dims=32))

@@ -3,8 +3,9 @@
 The Uni-Perceiver v2 proposal network (:class:`MaskDINOHead`) scores binary objectness and leaves
 the class to the unified likelihood.  A specialist detector of the same architecture scores the
 classes itself: one sigmoid-focal logit per class (DINO / Mask DINO), class-aware Hungarian
-matching (``FocalLossCost`` reads the gt labels), and per-query class predictions.  Everything
-else - box, mask and denoising losses, point sampling, post-processing - is the parent's.
+matching (``FocalLossCost`` reads the gt labels), and predictions ranked over (query, class)
+pairs as mmdet's DINO head ranks them.  Everything else - box, mask and denoising losses, point
+sampling, box / mask post-processing - is the parent's.
 """
 from typing import List
 
@@ -12,10 +13,15 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import InstanceList
+from mmengine.structures import InstanceData
 from torch import Tensor
 
 from uniperceiver_v2.models.region_proposal.maskdino_head import MaskDINOHead
+from uniperceiver_v2.models.region_proposal.postprocess import (boxes_to_original,
+                                                                 mask_logits_to_original)
 from uniperceiver_v2.utils.dist import loss_normaliser
+
+RANKINGS = ('pairs', 'query')
 
 
 @MODELS.register_module()
@@ -30,12 +36,21 @@ class ClassAwareMaskDINOHead(MaskDINOHead):
 
     Args:
         num_classes (int): number of object classes (one logit each, no background logit).
+        ranking (str): how :meth:`predict_by_feat` picks its ``max_per_img`` detections:
+            ``'pairs'`` (default) the top (query, class) pairs over all ``Q x num_classes``
+            sigmoid scores, as mmdet's DINO / Deformable DETR heads (``scores.view(-1).topk``)
+            and Mask DINO do - a query may give several classes; ``'query'`` one detection per
+            query, its argmax class, the queries ranked by that score.
         **kwargs: :class:`MaskDINOHead` arguments (``num_classes`` excluded).
     """
 
-    def __init__(self, *args, num_classes: int, **kwargs) -> None:
+    def __init__(self, *args, num_classes: int, ranking: str = 'pairs', **kwargs) -> None:
         if num_classes < 1:
             raise ValueError(f'ClassAwareMaskDINOHead.num_classes must be >= 1, got {num_classes}')
+        if ranking not in RANKINGS:
+            raise ValueError(f'ClassAwareMaskDINOHead.ranking must be one of {RANKINGS}, got '
+                             f'{ranking!r}')
+        self.ranking = ranking
         self._class_aware_num_classes = num_classes
         super().__init__(*args, num_classes=1, **kwargs)  # the parent refuses any other value
 
@@ -87,19 +102,36 @@ class ClassAwareMaskDINOHead(MaskDINOHead):
 
     def predict_by_feat(self, cls_scores: Tensor, bbox_preds: Tensor, mask_preds: Tensor,
                         batch_img_metas: List[dict], rescale: bool = True) -> InstanceList:
-        """Each query's best class: the parent keeps the top ``max_per_img`` queries by that
-        class's score; their labels are the argmax classes.
+        """The top ``test_cfg.max_per_img`` detections of each image, by ``ranking``.
+
+        ``'pairs'``: the best (query, class) pairs over all sigmoid scores (mmdet
+        ``DETRHead`` family with a sigmoid loss: ``scores.view(-1).topk``), each pair with its
+        query's box and mask.  ``'query'``: each query's best class; the parent keeps the top
+        queries by that class's score.
 
         Args:
             cls_scores (Tensor): ``(B, Q, num_classes)`` logits.
             bbox_preds, mask_preds, batch_img_metas, rescale: as
                 :meth:`MaskDINOHead.predict_by_feat`.
         """
-        best, labels = cls_scores.max(-1)
-        results = super().predict_by_feat(best[..., None], bbox_preds, mask_preds,
-                                          batch_img_metas, rescale)
-        max_per_img = min(self.test_cfg.get('max_per_img', 100), cls_scores.shape[1])
-        index = best.sigmoid().topk(max_per_img, dim=1)[1]  # the parent's choice, recomputed
-        for i, result in enumerate(results):
-            result.labels = labels[i, index[i]]
+        if self.ranking == 'query':
+            best, labels = cls_scores.max(-1)
+            results = super().predict_by_feat(best[..., None], bbox_preds, mask_preds,
+                                              batch_img_metas, rescale)
+            max_per_img = min(self.test_cfg.get('max_per_img', 100), cls_scores.shape[1])
+            index = best.sigmoid().topk(max_per_img, dim=1)[1]  # the parent's choice, recomputed
+            for i, result in enumerate(results):
+                result.labels = labels[i, index[i]]
+            return results
+        num_classes = cls_scores.shape[-1]
+        max_per_img = min(self.test_cfg.get('max_per_img', 100), cls_scores[0].numel())
+        scores, index = cls_scores.sigmoid().flatten(1).topk(max_per_img, dim=1)
+        query, labels = index // num_classes, index % num_classes
+        results = []
+        for i, meta in enumerate(batch_img_metas):
+            boxes = boxes_to_original(bbox_preds[i, query[i]], meta,
+                                      'ClassAwareMaskDINOHead.predict', rescale)
+            masks = mask_logits_to_original(mask_preds[i, query[i]], meta, rescale)
+            results.append(InstanceData(bboxes=boxes, scores=scores[i], labels=labels[i],
+                                        masks=masks > 0))
         return results
