@@ -15,9 +15,12 @@ _base_ = [
 # the image encoder; None = start from the ImageNet backbone alone).
 proposal_checkpoint = 'work_dirs/maskdino-proposal_r50_8xb2-50e_coco/epoch_50.pth'
 model = dict(image_encoder=dict(proposal_checkpoint=proposal_checkpoint), tasks=dict(
-    # boxes only in the ablation [paper reports box AP]; [ours] sigmoid-focal "no object"
+    # boxes only in the ablation [paper reports box AP]; [ours] "no object" as a learnable
+    # background logit in a softmax over the class names (DetectionTask's default CE, weight 2,
+    # unmatched proposals weighted 0.1): sigmoid focal spikes and collapsed where softmax trained
+    # (experiments/embedded_detection/README.md sections 2 and 13)
     coco_det=dict(type='DetectionTask', class_names={{_base_.coco_det_classes}},
-                  no_object='sigmoid', max_per_img=100, with_mask=False),
+                  no_object='softmax', max_per_img=100, with_mask=False),
     in1k_cls=dict(type='ClassificationTask', class_names={{_base_.in1k_class_names}}),
     # gathered negatives [paper], label smoothing 0.1 [v1-code]
     coco_ret=dict(type='RetrievalTask', gather_features=True, label_smoothing=0.1),

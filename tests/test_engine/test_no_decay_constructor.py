@@ -50,10 +50,10 @@ def test_real_schedule_decays_only_weight_matrices(r50):
     assert all(settings[n][1] == pytest.approx(base_wd) for n in decayed)
 
     # nothing of at most one dimension decays: biases, norms (also inside the lr_mult=0.1 parts),
-    # temperatures, the detection logit bias, <SPE>, attention in_proj biases
+    # temperatures, the detection background logit, <SPE>, attention in_proj biases
     flat = {n for n in settings if params[n].ndim <= 1}
     assert flat and not flat & decayed, sorted(flat & decayed)[:10]
-    for name in ('tasks.coco_det.logit_bias', 'decoder.spe',
+    for name in ('tasks.coco_det.background_logit', 'decoder.spe',
                  'likelihood_head.logit_scales.detection',
                  'image_encoder.global_tokens.attn.in_proj_bias'):
         assert name in settings and name not in decayed, name
@@ -85,7 +85,7 @@ def test_real_schedule_decays_only_weight_matrices(r50):
     assert settings[ln] == (pytest.approx(base_lr * 0.1), 0.0)
     bias = 'text_encoder.model.encoder.layer.0.attention.self.query.bias'
     assert settings[bias] == (pytest.approx(base_lr * 0.1), 0.0)
-    assert settings['tasks.coco_det.logit_bias'][0] == pytest.approx(base_lr)
+    assert settings['tasks.coco_det.background_logit'][0] == pytest.approx(base_lr)
 
 
 def test_embedded_default_keeps_mmengine_rules(synthetic_cwd, tmp_path, monkeypatch):
