@@ -22,7 +22,8 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'
 import uniperceiver_v2  # noqa: E402,F401
 from uniperceiver_v2.utils import apply_compat  # noqa: E402
 from uniperceiver_v2.utils.checkpoint import check_checkpoint_matches  # noqa: E402
-from uniperceiver_v2.utils.launch import add_common_args, load_config, start_distributed  # noqa: E402,E501
+from uniperceiver_v2.utils.launch import (add_common_args, load_config,  # noqa: E402,E501
+                                           skip_pretrained_weights, start_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +48,8 @@ def main() -> None:
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'tools/test.py: checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
+    # the checkpoint holds every weight: no Pretrained download, no stage-1 file, no text weights
+    skip_pretrained_weights(cfg, f"tools/test.py {args.checkpoint}")
 
     if args.show_dir:
         cfg.default_hooks = cfg.get('default_hooks', {})

@@ -21,7 +21,8 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import uniperceiver_v2  # noqa: E402,F401
 from uniperceiver_v2.utils import apply_compat  # noqa: E402
-from uniperceiver_v2.utils.launch import add_common_args, load_config, start_distributed  # noqa: E402,E501
+from uniperceiver_v2.utils.launch import (add_common_args, load_config, resume_checkpoint,  # noqa: E402,E501
+                                           skip_pretrained_weights, start_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,6 +102,9 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    checkpoint = resume_checkpoint(cfg)
+    if checkpoint:  # it holds every weight: no Pretrained download, no stage-1 file first
+        skip_pretrained_weights(cfg, f"--resume {checkpoint}")
 
     start_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -168,3 +168,16 @@ def test_proposal_checkpoint_errors_name_the_key(tmp_path):
         MODELS.build(dict(copy.deepcopy(cfg), proposal_checkpoint=path)).init_weights()
     with pytest.raises(KeyError, match='proposal_checkpoint_skip.*no_such_module'):
         MODELS.build(dict(copy.deepcopy(cfg), proposal_checkpoint_skip=['no_such_module']))
+
+
+def test_missing_proposal_checkpoint_names_stage1_config_and_skip_key(tmp_path):
+    """The error tells how to make the stage-1 checkpoint (its config) and how to skip it."""
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(TINY_CFG).image_encoder
+    stage1 = 'configs/proposal_network/maskdino-proposal_r50_8xb2-50e_coco.py'
+    encoder = MODELS.build(dict(copy.deepcopy(cfg), proposal_config=stage1,
+                                proposal_checkpoint=str(tmp_path / 'epoch_50.pth')))
+    with pytest.raises(FileNotFoundError) as error:
+        encoder.init_weights()
+    assert f'python tools/train.py {stage1}' in str(error.value)
+    assert 'model.image_encoder.proposal_checkpoint=None' in str(error.value)

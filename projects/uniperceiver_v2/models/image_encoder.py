@@ -46,6 +46,9 @@ class ImageEncoder(BaseModule):
             become this network's objectness logit, as the paper replaces the pretrained
             detector's classes by binary objectness.  Every prefix must match a key of the
             network.  Defaults to ``()``.
+        proposal_config (str, optional): the stage-1 config whose training writes
+            ``proposal_checkpoint`` (e.g. ``configs/proposal_network/...``); named by the error
+            raised when the checkpoint is missing.  Defaults to None.
         init_cfg (dict, optional): initialisation config.
     """
 
@@ -54,9 +57,11 @@ class ImageEncoder(BaseModule):
                  embed_dims: int = 768, num_proposals: int = 200,
                  proposal_checkpoint: Optional[str] = None,
                  proposal_checkpoint_skip: Sequence[str] = (),
+                 proposal_config: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.proposal_checkpoint = proposal_checkpoint
+        self.proposal_config = proposal_config
         self.proposal_network = MODELS.build(proposal_network)
         if isinstance(proposal_checkpoint_skip, str):
             proposal_checkpoint_skip = (proposal_checkpoint_skip, )
@@ -85,11 +90,14 @@ class ImageEncoder(BaseModule):
         if self.proposal_checkpoint is None:
             return
         if '://' not in self.proposal_checkpoint and not osp.isfile(self.proposal_checkpoint):
+            stage1 = (f'python tools/train.py {self.proposal_config}' if self.proposal_config
+                      else 'tools/train.py on the stage-1 config in configs/proposal_network/')
             raise FileNotFoundError(
                 f'ImageEncoder: proposal_checkpoint {self.proposal_checkpoint!r} (config key '
-                'model.image_encoder.proposal_checkpoint) does not exist: train the proposal '
-                'network first (the config header names the command), or set the key to None to '
-                'start from the backbone weights alone')
+                f'model.image_encoder.proposal_checkpoint) does not exist: train the proposal '
+                f'network first ({stage1}; its last checkpoint is that path), or start from the '
+                f'backbone weights alone with --cfg-options '
+                f'model.image_encoder.proposal_checkpoint=None')
         with checkpoint_safe_globals():  # an mmengine checkpoint, under torch's safe loader
             checkpoint = CheckpointLoader.load_checkpoint(self.proposal_checkpoint,
                                                           map_location='cpu')

@@ -2,9 +2,11 @@
 import argparse
 import os
 import os.path as osp
+from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from .dist import init_dist
 
@@ -55,3 +57,67 @@ def start_distributed(cfg: Config) -> None:
     dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
     backend = init_dist(cfg.launcher, **dist_cfg)
     print_log(f'torch.distributed: {cfg.launcher} launcher, {backend} backend', logger='current')
+
+
+def resume_checkpoint(cfg: Config) -> Optional[str]:
+    """The checkpoint a ``cfg.resume=True`` run will load: ``cfg.load_from``, else the latest in
+    ``cfg.work_dir`` (MMEngine's ``last_checkpoint`` record); None when there is none (the run then
+    starts from scratch) or ``cfg.resume`` is off.
+
+    Args:
+        cfg (Config): the training config (after ``--resume`` was applied).
+    """
+    if not cfg.get('resume', False):
+        return None
+    if cfg.get('load_from'):
+        return cfg.load_from
+    return find_latest_checkpoint(cfg.work_dir)
+
+
+def skip_pretrained_weights(cfg: Config, reason: str) -> List[str]:
+    """Drop from ``cfg.model`` every weight file the model would read at build or init time, when
+    a checkpoint that holds every weight is loaded after it (resume, test): ``Pretrained``
+    ``init_cfg`` entries (URLs such as ``torchvision://resnet50``), the stage-1
+    ``ImageEncoder.proposal_checkpoint`` and the text encoder's hub weights (``TextEncoder``
+    then builds its architecture from the hub config; the tokenizer files are still read).
+
+    No download and no stage-1 file is needed then; the weights come from the checkpoint.
+
+    Args:
+        cfg (Config): the config (``cfg.model`` is modified in place).
+        reason (str): why, for the log line (``'--resume iter_2.pth'``).
+
+    Returns:
+        list[str]: what was skipped, one entry each (``'init_cfg Pretrained <checkpoint>'``,
+        ``'proposal_checkpoint <path>'``, ``'text weights <name>'``).
+    """
+    skipped: List[str] = []
+
+    def visit(node) -> None:
+        if isinstance(node, dict):
+            init = node.get('init_cfg')
+            inits = init if isinstance(init, list) else [init]
+            if any(isinstance(i, dict) and i.get('type') == 'Pretrained' for i in inits):
+                for i in inits:
+                    if isinstance(i, dict) and i.get('type') == 'Pretrained':
+                        skipped.append(f"init_cfg Pretrained {i.get('checkpoint')}")
+                kept = [i for i in inits
+                        if not (isinstance(i, dict) and i.get('type') == 'Pretrained')]
+                node['init_cfg'] = kept if isinstance(init, list) else None
+            if node.get('type') == 'ImageEncoder' and node.get('proposal_checkpoint'):
+                skipped.append(f"proposal_checkpoint {node['proposal_checkpoint']}")
+                node['proposal_checkpoint'] = None
+            if node.get('type') == 'TextEncoder' and node.get('load_weights', True):
+                skipped.append(f"text weights {node.get('pretrained', 'roberta-base')}")
+                node['load_weights'] = False
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value)
+
+    visit(cfg.model)
+    if skipped:
+        print_log(f'{reason}: every weight comes from the checkpoint, so these are not loaded '
+                  f'first: {skipped}', logger='current')
+    return skipped
