@@ -49,7 +49,7 @@ def main() -> None:
         raise SystemExit(f'tools/test.py: checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     # the checkpoint holds every weight: no Pretrained download, no stage-1 file, no text weights
-    skip_pretrained_weights(cfg, f"tools/test.py {args.checkpoint}")
+    skip_pretrained_weights(cfg, f'tools/test.py {args.checkpoint}')
 
     if args.show_dir:
         cfg.default_hooks = cfg.get('default_hooks', {})

@@ -104,7 +104,7 @@ def main() -> None:
         cfg.load_from = args.resume
     checkpoint = resume_checkpoint(cfg)
     if checkpoint:  # it holds every weight: no Pretrained download, no stage-1 file first
-        skip_pretrained_weights(cfg, f"--resume {checkpoint}")
+        skip_pretrained_weights(cfg, f'--resume {checkpoint}')
 
     start_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
