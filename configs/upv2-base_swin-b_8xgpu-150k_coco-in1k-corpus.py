@@ -11,11 +11,15 @@ _base_ = [
     '_base_/datasets/text_corpus.py',
     '_base_/models/swin_backbones.py',
 ]
-# stage 1: configs/proposal_network/maskdino-proposal_swin-b_8xb2-50e_coco.py
+# Stage 1 (the proposal network, loaded into the image encoder):
+#   python tools/train.py configs/proposal_network/maskdino-proposal_swin-b_8xb2-50e_coco.py
+# skip it with --cfg-options model.image_encoder.proposal_checkpoint=None
+proposal_config = 'configs/proposal_network/maskdino-proposal_swin-b_8xb2-50e_coco.py'
 proposal_checkpoint = 'work_dirs/maskdino-proposal_swin-b_8xb2-50e_coco/epoch_50.pth'
 model = dict(
     image_encoder=dict(
         proposal_checkpoint=proposal_checkpoint,
+        proposal_config=proposal_config,
         proposal_network=dict(backbone={{_base_.swin_b_backbone}},
                               neck=dict(in_channels={{_base_.swin_b_channels}})),
         global_tokens=dict(in_channels=1024)),
@@ -37,5 +41,7 @@ val_evaluator = dict(coco_det=dict(metric=['bbox', 'segm']),
 test_dataloader = dict(flickr_ret={{_base_.flickr_ret_test_dataloader}})
 test_evaluator = dict(coco_det=dict(metric=['bbox', 'segm']),
                       flickr_ret={{_base_.flickr_ret_test_evaluator}})
-# fp16 AMP [v1-code] with TBGN (gradient norm taken after unscaling)
-optim_wrapper = dict(type='AmpTBGNOptimWrapper', dtype='float16', loss_scale='dynamic')
+# AMP [v1-code: fp16] with TBGN (gradient norm taken after unscaling).  No dtype here: the wrapper
+# autocasts to float16 on CUDA (dynamic loss scaling) and to bfloat16 on a CPU (the only CPU
+# autocast dtype); pin one with optim_wrapper.dtype='bfloat16' (or tools/train.py --amp bf16).
+optim_wrapper = dict(type='AmpTBGNOptimWrapper', loss_scale='dynamic')

@@ -10,11 +10,14 @@ _base_ = [
     '_base_/datasets/coco_retrieval.py',
     '_base_/datasets/coco_caption.py',
 ]
-# The paper starts multi-task training from a detection-pretrained proposal network: train
-# configs/proposal_network/maskdino-proposal_r50_8xb2-50e_coco.py first (its last checkpoint is loaded into
-# the image encoder; None = start from the ImageNet backbone alone).
+# Stage 1 [paper]: multi-task training starts from a detection-pretrained proposal network:
+#   python tools/train.py configs/proposal_network/maskdino-proposal_r50_8xb2-50e_coco.py
+# writes the checkpoint below, which is loaded into the image encoder.  To start from the ImageNet
+# backbone alone: --cfg-options model.image_encoder.proposal_checkpoint=None
+proposal_config = 'configs/proposal_network/maskdino-proposal_r50_8xb2-50e_coco.py'
 proposal_checkpoint = 'work_dirs/maskdino-proposal_r50_8xb2-50e_coco/epoch_50.pth'
-model = dict(image_encoder=dict(proposal_checkpoint=proposal_checkpoint), tasks=dict(
+model = dict(image_encoder=dict(proposal_checkpoint=proposal_checkpoint,
+                                proposal_config=proposal_config), tasks=dict(
     # boxes only in the ablation [paper reports box AP]; [ours] "no object" as a learnable
     # background logit in a softmax over the class names (DetectionTask's default CE, weight 2,
     # unmatched proposals weighted 0.1): sigmoid focal spikes and collapsed where softmax trained

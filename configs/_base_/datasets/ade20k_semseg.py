@@ -48,13 +48,13 @@ ade_test_pipeline = [
     dict(type='mmseg.PackSegInputs'),
 ]
 ade_dataset = dict(type='mmseg.ADE20KDataset', data_root=ade_data_root)
-ade_train_dataloader = dict(
-    batch_size=4, num_workers=4, persistent_workers=True, drop_last=True,
+ade_train_dataloader = dict(  # [ours] 2 workers per task (see coco_instance.py)
+    batch_size=4, num_workers=2, persistent_workers=True, drop_last=True,
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     dataset=dict(**ade_dataset, pipeline=ade_train_pipeline, data_prefix=dict(
         img_path='images/training', seg_map_path='annotations/training')))
-ade_val_dataloader = dict(
-    batch_size=1, num_workers=4, persistent_workers=True, drop_last=False,
+ade_val_dataloader = dict(  # workers exit after each evaluation pass
+    batch_size=1, num_workers=2, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(**ade_dataset, pipeline=ade_test_pipeline, data_prefix=dict(
         img_path='images/validation', seg_map_path='annotations/validation')))

@@ -20,7 +20,7 @@ coco_cap_test_pipeline = [
 ]
 coco_cap_train_dataloader = dict(
     batch_size=32,  # [ours] per GPU
-    num_workers=4,
+    num_workers=2,  # [ours] per task (see coco_instance.py)
     persistent_workers=True,
     drop_last=True,
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
@@ -28,7 +28,7 @@ coco_cap_train_dataloader = dict(
                  ann_file='annotations/coco_karpathy_train.json',
                  pipeline=coco_cap_train_pipeline))
 # val and test differ only in the annotation file
-coco_cap_eval_loader = dict(batch_size=32, num_workers=4, persistent_workers=True,
+coco_cap_eval_loader = dict(batch_size=32, num_workers=2, persistent_workers=False,
                             sampler=dict(type='DefaultSampler', shuffle=False))
 coco_cap_eval_dataset = dict(type='mmpretrain.COCOCaption', data_root=coco_cap_data_root,
                              pipeline=coco_cap_test_pipeline)

@@ -36,7 +36,8 @@ coco_det_test_pipeline = [
 ]
 coco_det_train_dataloader = dict(
     batch_size=2,  # [ours] per GPU (Mask DINO: 2 images per GPU)
-    num_workers=4,
+    # [ours] 2 workers per task: a multi-task run keeps one train loader per task alive
+    num_workers=2,
     persistent_workers=True,
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
@@ -48,7 +49,8 @@ coco_det_train_dataloader = dict(
 coco_det_val_dataloader = dict(
     batch_size=1,
     num_workers=2,
-    persistent_workers=True,
+    # evaluation loaders run one task after the other: their workers exit after each pass
+    persistent_workers=False,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='CocoDataset', data_root=coco_det_data_root,

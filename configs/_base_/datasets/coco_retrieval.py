@@ -23,7 +23,7 @@ coco_ret_test_pipeline = [
 ]
 coco_ret_train_dataloader = dict(
     batch_size=32,  # [ours] per GPU; negatives are gathered over all GPUs [paper]
-    num_workers=4,
+    num_workers=2,  # [ours] per task (see coco_instance.py)
     persistent_workers=True,
     drop_last=True,  # equal batch on every rank for the feature all-gather
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
@@ -31,7 +31,7 @@ coco_ret_train_dataloader = dict(
                  ann_file='annotations/caption_karpathy_train2014.json',
                  pipeline=coco_ret_train_pipeline))
 # val and test differ only in the annotation file
-coco_ret_eval_loader = dict(batch_size=64, num_workers=4, persistent_workers=True,
+coco_ret_eval_loader = dict(batch_size=64, num_workers=2, persistent_workers=False,
                             sampler=dict(type='DefaultSampler', shuffle=False))
 coco_ret_eval_dataset = dict(type='mmpretrain.COCORetrieval', data_root=coco_ret_data_root,
                              pipeline=coco_ret_test_pipeline, test_mode=True)

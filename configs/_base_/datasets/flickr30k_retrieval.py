@@ -11,7 +11,7 @@ flickr_ret_test_pipeline = [
          meta_keys=['image_id', 'img_shape']),
 ]
 # val and test differ only in the split
-flickr_ret_eval_loader = dict(batch_size=64, num_workers=4, persistent_workers=True,
+flickr_ret_eval_loader = dict(batch_size=64, num_workers=2, persistent_workers=False,
                               sampler=dict(type='DefaultSampler', shuffle=False))
 flickr_ret_eval_dataset = dict(type='mmpretrain.Flickr30kRetrieval', data_root=flickr_ret_data_root,
                                data_prefix='flickr30k-images',

@@ -21,7 +21,7 @@ in1k_test_pipeline = [
 ]
 in1k_train_dataloader = dict(
     batch_size=32,  # [ours] per GPU
-    num_workers=4,
+    num_workers=2,  # [ours] per task (see coco_instance.py)
     persistent_workers=True,
     drop_last=True,
     sampler=dict(type='ResumableInfiniteSampler', shuffle=True),
@@ -29,8 +29,8 @@ in1k_train_dataloader = dict(
                  pipeline=in1k_train_pipeline))
 in1k_val_dataloader = dict(
     batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
+    num_workers=2,
+    persistent_workers=False,  # workers exit after each evaluation pass
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='mmpretrain.ImageNet', data_root=in1k_data_root, split='val',
                  pipeline=in1k_test_pipeline))

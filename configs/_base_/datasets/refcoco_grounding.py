@@ -22,9 +22,11 @@ ref_train_pipeline = [
          meta_keys=ref_meta_keys),
 ]
 ref_test_pipeline = ref_train_pipeline
-ref_train_loader = dict(batch_size=4, num_workers=4, persistent_workers=True, drop_last=True,
+# [ours] 2 workers per task; evaluation workers exit after each pass; evaluation at batch 1 at
+# the detection test scale, as coco_instance.py (batch 8 x 1333x800 needed > 14 GB host memory)
+ref_train_loader = dict(batch_size=4, num_workers=2, persistent_workers=True, drop_last=True,
                         sampler=dict(type='ResumableInfiniteSampler', shuffle=True))
-ref_test_loader = dict(batch_size=8, num_workers=4, persistent_workers=True, drop_last=False,
+ref_test_loader = dict(batch_size=1, num_workers=2, persistent_workers=False, drop_last=False,
                        sampler=dict(type='DefaultSampler', shuffle=False))
 refcoco_dataset = dict(type='mmpretrain.RefCOCO', data_root=ref_data_root, data_prefix='train2014',
                        ann_file='refcoco/instances.json', split_file='refcoco/refs(unc).p')
