@@ -167,3 +167,41 @@ def test_matching_mask_points_equal_sampled_mask_logits(head):
                           points.expand(5, -1, -1))[:, 0]
     torch.testing.assert_close(embed @ point_sample(feat[None], points)[0], direct,
                                atol=1e-5, rtol=1e-4)
+
+
+def test_exact_mask_matching_uses_every_pixel_centre(tiny_cfg):
+    """train_cfg.exact_mask_matching: the matching costs see the whole h x w map (deterministic,
+    independent of the random state); off (default) a larger map gets num_points random points."""
+    cfg = tiny_cfg.proposal_network
+    heads = {}
+    for exact in (False, True):
+        heads[exact] = MODELS.build(dict(
+            cfg.bbox_head, share_pred_layer=False, num_pred_layer=3, as_two_stage=True,
+            train_cfg=dict(cfg.train_cfg, num_points=16, exact_mask_matching=exact),
+            test_cfg=cfg.test_cfg))
+    assert not heads[False].exact_mask_matching
+    h, w = 6, 7
+    sampled = heads[False]._matching_points(h, w, torch.device('cpu'))
+    assert sampled.shape == (1, 16, 2)
+    exact = heads[True]._matching_points(h, w, torch.device('cpu'))
+    assert exact.shape == (1, h * w, 2)
+    ys = (torch.arange(h) + 0.5) / h
+    xs = (torch.arange(w) + 0.5) / w
+    assert set(map(tuple, exact[0].tolist())) == {(x, y) for x in xs.tolist() for y in ys.tolist()}
+    # the assignment with exact costs does not depend on the random state
+    head = heads[True]
+    head.init_weights()
+    torch.manual_seed(0)
+    embed, feat = torch.randn(6, 32), torch.randn(32, h, w)
+    cls, boxes = torch.randn(6, 1), torch.rand(6, 4) * 0.5 + 0.25
+    gt = InstanceData(bboxes=torch.tensor([[2., 2., 20., 16.], [10., 4., 26., 22.]]),
+                      labels=torch.zeros(2, dtype=torch.long))
+    gt_masks = torch.zeros(2, 24, 28)
+    gt_masks[0, 2:16, 2:20] = 1
+    gt_masks[1, 4:22, 10:26] = 1
+    meta = dict(img_shape=(24, 28), batch_input_shape=(24, 28))
+    assigned = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        assigned.append(head._assign(cls, boxes, embed, feat, gt, gt_masks, meta))
+    assert torch.equal(assigned[0], assigned[1]) and (assigned[0] >= 0).sum() == 2
