@@ -181,3 +181,31 @@ def test_missing_proposal_checkpoint_names_stage1_config_and_skip_key(tmp_path):
         encoder.init_weights()
     assert f'python tools/train.py {stage1}' in str(error.value)
     assert 'model.image_encoder.proposal_checkpoint=None' in str(error.value)
+
+
+@pytest.mark.parametrize('roi_pool_size', [0, 2])
+def test_roi_proposal_tokens_read_the_pixel_embedding(batch, roi_pool_size):
+    """ProposalTokens.roi_pool_size: the encoder fills in pixel_dims and feeds the pixel
+    embedding; the tokens' gradient reaches it only with the option (geometry is detached);
+    off, the proposal tokens' state dict is Eq. 2's alone."""
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(TINY_CFG).image_encoder
+    cfg.proposal_tokens = dict(cfg.proposal_tokens, roi_pool_size=roi_pool_size)
+    torch.manual_seed(0)
+    encoder = MODELS.build(cfg)
+    encoder.init_weights()
+    keys = {k.split('.')[0] for k in encoder.proposal_tokens.state_dict()}
+    assert keys == ({'sem_proj', 'box_proj', 'mask_proj'} | ({'roi_proj'} if roi_pool_size
+                                                             else set()))
+    inputs, samples = batch
+    encoder.eval()
+    tokens = encoder(inputs, samples)
+    tokens.proposal_tokens.sum().backward()
+    grads = [p.grad for p in encoder.proposal_network.pixel_embedding.parameters()]
+    reached = any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert reached == bool(roi_pool_size)
+    if roi_pool_size:
+        mask_dims = encoder.proposal_network.bbox_head.mask_dims
+        assert encoder.proposal_tokens.roi_proj.in_features == mask_dims * 2 * 2
+        extent = encoder.pixel_inputs(torch.zeros(2, 1, 16, 24), samples)['image_extent']
+        torch.testing.assert_close(extent, torch.tensor([[1.0, 1.0], [60 / 96, 40 / 64]]))

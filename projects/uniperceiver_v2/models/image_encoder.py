@@ -31,7 +31,8 @@ class ImageEncoder(BaseModule):
         global_tokens (dict): config of :class:`GlobalTokens` (``embed_dims`` is filled in; give
             ``in_channels`` = channels of the last backbone output).
         proposal_tokens (dict): config of :class:`ProposalTokens` (``in_dims`` and ``embed_dims``
-            are filled in). Defaults to ``dict(type='ProposalTokens')``.
+            are filled in, and ``pixel_dims`` = the pixel embedding's channels when its
+            ``roi_pool_size`` option is on). Defaults to ``dict(type='ProposalTokens')``.
         embed_dims (int): output token width (the unified decoder's width). Defaults to 768.
         num_proposals (int): default N, proposals kept for the decoder. Defaults to 200.
         proposal_checkpoint (str, optional): checkpoint of the same proposal network trained on
@@ -76,8 +77,11 @@ class ImageEncoder(BaseModule):
         self.num_queries = self.proposal_network.num_queries
         self._check_num_proposals(num_proposals)
         self.global_tokens = MODELS.build(dict(global_tokens, embed_dims=embed_dims))
-        self.proposal_tokens = MODELS.build(dict(
-            proposal_tokens, in_dims=self.proposal_network.embed_dims, embed_dims=embed_dims))
+        tokens_cfg = dict(proposal_tokens, in_dims=self.proposal_network.embed_dims,
+                          embed_dims=embed_dims)
+        if tokens_cfg.get('roi_pool_size'):  # the pixel embedding's channels
+            tokens_cfg.setdefault('pixel_dims', self.proposal_network.bbox_head.mask_dims)
+        self.proposal_tokens = MODELS.build(tokens_cfg)
 
     def init_weights(self) -> None:
         """Initialise every part, then load ``proposal_checkpoint`` into the proposal network.
@@ -162,6 +166,17 @@ class ImageEncoder(BaseModule):
                     scale_factor=(1.0, 1.0))
         return [DetDataSample(metainfo=meta) for _ in range(inputs.shape[0])]
 
+    def pixel_inputs(self, pixel_features: Tensor, data_samples: SampleList) -> Dict:
+        """Keyword arguments of the proposal tokens' optional pixel term
+        (``ProposalTokens.roi_pool_size``): the pixel embedding and each image's extent in the
+        padded batch; empty when the tokens do not use them."""
+        if not getattr(self.proposal_tokens, 'uses_pixel_features', False):
+            return {}
+        extent = [[s.img_shape[1] / s.batch_input_shape[1],
+                   s.img_shape[0] / s.batch_input_shape[0]] for s in data_samples]
+        return dict(pixel_features=pixel_features,
+                    image_extent=pixel_features.new_tensor(extent))
+
     def _encode(self, inputs: Tensor, data_samples: OptSampleList, num_proposals: Optional[int],
                 with_loss: bool) -> Tuple[ImageTokens, Dict]:
         if data_samples is None:
@@ -191,7 +206,8 @@ class ImageEncoder(BaseModule):
         masks = net.bbox_head.mask_logits(mask_embed, out['mask_features'])
         q_sem = torch.gather(out['queries'], 1, index[..., None].expand(
             -1, -1, out['queries'].shape[-1]))
-        tokens = self.proposal_tokens(q_sem, boxes, masks)
+        tokens = self.proposal_tokens(q_sem, boxes, masks, **self.pixel_inputs(
+            out['mask_features'], data_samples))
         gt_index = torch.gather(out['assigned_gt'], 1, index) if with_loss else None
         image_tokens = ImageTokens(
             global_tokens=global_tokens,

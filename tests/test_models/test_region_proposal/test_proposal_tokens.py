@@ -62,3 +62,55 @@ def test_shape_errors_are_clear():
     module = ProposalTokens(in_dims=4, embed_dims=4)
     with pytest.raises(ValueError, match='ProposalTokens'):
         module(torch.randn(1, 2, 4), torch.rand(1, 3, 4), torch.randn(1, 2, 4, 4))
+
+
+EQ2_KEYS = {f'{name}.{p}' for name in ('sem_proj', 'box_proj', 'mask_proj')
+            for p in ('weight', 'bias')}
+
+
+def test_roi_option_off_keeps_the_eq2_state_dict():
+    module = ProposalTokens(in_dims=6, embed_dims=5, mask_pool_size=4, box_num_feats=4)
+    assert set(module.state_dict()) == EQ2_KEYS and not module.uses_pixel_features
+    # pixel features are ignored when the option is off
+    q = (torch.randn(1, 2, 6), torch.rand(1, 2, 4), torch.randn(1, 2, 8, 8))
+    torch.testing.assert_close(module(*q), module(*q, pixel_features=torch.randn(1, 3, 4, 4)))
+
+
+def test_roi_term_pools_the_box_inside_the_image_extent():
+    """The box is normalised w.r.t. the image, which covers the left half of the padded map:
+    pooling must read the left half only."""
+    module = ProposalTokens(in_dims=2, embed_dims=3, mask_pool_size=2, box_num_feats=2,
+                            roi_pool_size=2, pixel_dims=2)
+    assert set(module.state_dict()) == EQ2_KEYS | {'roi_proj.weight', 'roi_proj.bias'}
+    pixels = torch.zeros(1, 2, 8, 8)
+    pixels[0, 0, :, :4] = 1.0                       # channel 0: the left half
+    pixels[0, 1] = torch.arange(8.0)[:, None]       # channel 1: the row index
+    whole_image = torch.tensor([[[0.5, 0.5, 1.0, 1.0]]])
+    left = module.roi_features(pixels, whole_image, torch.tensor([[0.5, 1.0]]))
+    assert left.shape == (1, 1, 2 * 2 * 2)
+    torch.testing.assert_close(left[0, 0, :4], torch.ones(4))
+    torch.testing.assert_close(left[0, 0, 4:], torch.tensor([1.5, 1.5, 5.5, 5.5]))
+    full = module.roi_features(pixels, whole_image, torch.tensor([[1.0, 1.0]]))
+    torch.testing.assert_close(full[0, 0, :4], torch.tensor([1.0, 0.0, 1.0, 0.0]))
+    # the token adds roi_proj of the pooled features to Eq. 2
+    q_sem, q_mask = torch.randn(1, 1, 2), torch.randn(1, 1, 4, 4)
+    plain = ProposalTokens(in_dims=2, embed_dims=3, mask_pool_size=2, box_num_feats=2)
+    plain.load_state_dict({k: v for k, v in module.state_dict().items() if k in EQ2_KEYS})
+    out = module(q_sem, whole_image, q_mask, pixel_features=pixels,
+                 image_extent=torch.tensor([[0.5, 1.0]]))
+    torch.testing.assert_close(out, plain(q_sem, whole_image, q_mask) + module.roi_proj(left))
+
+
+def test_roi_term_gradients_reach_the_pixels_not_the_box():
+    module = ProposalTokens(in_dims=4, embed_dims=4, mask_pool_size=2, box_num_feats=2,
+                            roi_pool_size=3, pixel_dims=5)
+    pixels = torch.randn(2, 5, 8, 12, requires_grad=True)
+    q_box = (torch.rand(2, 3, 4) * 0.4 + 0.3).requires_grad_()
+    module(torch.randn(2, 3, 4), q_box, torch.randn(2, 3, 4, 4),
+           pixel_features=pixels).sum().backward()
+    assert pixels.grad.abs().sum() > 0 and module.roi_proj.weight.grad.abs().sum() > 0
+    assert q_box.grad is None or not q_box.grad.any()
+    with pytest.raises(ValueError, match='pixel_features'):
+        module(torch.randn(1, 1, 4), torch.rand(1, 1, 4), torch.randn(1, 1, 4, 4))
+    with pytest.raises(ValueError, match='pixel_dims'):
+        ProposalTokens(in_dims=4, embed_dims=4, roi_pool_size=3)
