@@ -3,6 +3,8 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Union
 
 from torch.utils.data import DataLoader
 
+from .worker_lifetime import WorkerDiesWithParent
+
 
 def check_task_keys(task_names, loader_cfgs: Mapping, tasks_key: str, loaders_key: str) -> None:
     """Raise a clear error when the task names of two task-keyed config dicts differ.
@@ -44,6 +46,8 @@ def build_task_dataloaders(runner, cfgs: Mapping[str, Union[DataLoader, dict]], 
             if 'dataset' not in cfg:
                 raise KeyError(f'{key}.{task} has no "dataset" field')
             loaders[task] = runner.build_dataloader(dict(cfg), seed=seed)
+            # one loader per task: their workers must not outlive a crashed main process
+            loaders[task].worker_init_fn = WorkerDiesWithParent(loaders[task].worker_init_fn)
         else:
             raise TypeError(f'{key}.{task} must be a DataLoader or a dict, '
                             f'got {type(cfg).__name__}')
