@@ -25,6 +25,7 @@ from torch import Tensor
 
 from ..attributes import IMAGE_ONLY, ImageKinds, TokenKind, token_kind
 from ..image_tokens import ImageTokens
+from ..candidate_targets import CandidateBatch, CandidateTargets
 from ..weight_cache import WeightVersionCache
 
 
@@ -108,6 +109,55 @@ def load_vocabulary(vocabulary: Union[None, str, Sequence[int]], tokenizer,
     return ids
 
 
+def pack_by_length(lengths: Sequence[int], max_tokens: int = 8192,
+                   call_cost: int = 128) -> List[List[int]]:
+    """Group texts of the given token lengths into batches that waste little padding.
+
+    Each batch is padded to its longest text, and every batch is one text-encoder and one
+    decoder call, whose fixed cost (the attribute-MoE FFNs merge and keep their expert weights
+    per call, Sec. 3.1) is counted as ``call_cost`` padded tokens.  The texts sorted by length
+    are cut, by dynamic programming over the distinct lengths, into the groups of least total
+    cost ``sum(n * longest + call_cost)``; a group of more than ``max_tokens`` padded tokens
+    is split into equal calls.  Indices within a batch are in increasing order.
+
+    Args:
+        lengths (Sequence[int]): token count of each text.
+        max_tokens (int): padded tokens per call at most.
+        call_cost (int): the fixed cost of one call, in padded tokens.
+
+    Returns:
+        list[list[int]]: batches of text indices; together every index once.
+    """
+    if not lengths:
+        return []
+    distinct = sorted(set(lengths))
+    count = [sum(1 for L in lengths if L == d) for d in distinct]
+
+    def calls(n: int, longest: int) -> int:
+        return max(1, -(-n * longest // max_tokens))
+
+    best = [0.0] + [float('inf')] * len(distinct)
+    cut = [0] * (len(distinct) + 1)
+    for j in range(1, len(distinct) + 1):  # groups = distinct lengths i..j-1
+        n = 0
+        for i in range(j - 1, -1, -1):
+            n += count[i]
+            cost = best[i] + n * distinct[j - 1] + calls(n, distinct[j - 1]) * call_cost
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    bounds, j = [], len(distinct)
+    while j:
+        bounds.append((distinct[cut[j]], distinct[j - 1]))
+        j = cut[j]
+    batches = []
+    for lo, hi in reversed(bounds):
+        group = [k for k, L in enumerate(lengths) if lo <= L <= hi]
+        parts = calls(len(group), hi)
+        size = -(-len(group) // parts)
+        batches += [group[k:k + size] for k in range(0, len(group), size)]
+    return batches
+
+
 class ClassNameCandidates:
     """The class-name candidate set Y of classification and detection.
 
@@ -182,6 +232,25 @@ class BaseTask(BaseModule):
         self.num_proposals = num_proposals
         self.loss_weight = loss_weight
         self._vocabulary_cache = WeightVersionCache()
+        # how a candidate set enters training; the paper's exact loss unless a task that scores
+        # a set configures it (``candidates`` of classification, captioning, masked LM)
+        self.candidates = CandidateTargets(owner=f'{type(self).__name__}.candidates')
+
+    def configure_candidates(self, candidates: Optional[dict]) -> None:
+        """Set :attr:`candidates` from the task's ``candidates`` config.
+
+        Args:
+            candidates (dict, optional): :class:`CandidateTargets` arguments (``mode``,
+                ``shard``, ``num_samples``, ``refresh_interval``); None = exact, unsharded.
+        """
+        self.candidates = CandidateTargets(**(candidates or {}),
+                                           owner=f'{type(self).__name__}.candidates')
+
+    def collectives_in_loss(self) -> List[str]:
+        """Config keys that make :meth:`loss` enter a cross-rank collective
+        (``candidates.shard``); under mixed sampling on several ranks the train loop refuses
+        them."""
+        return [f'candidates.{k}' for k in self.candidates.collectives_in_loss()]
 
     # ------------------------------------------------------------------ image side
     def encode_image(self, model, inputs: Tensor, data_samples: Optional[list],
@@ -243,31 +312,86 @@ class BaseTask(BaseModule):
         feats, _, padding = model.text_encoder.encode(texts)
         return model.decoder(feats, [(token_kind(kind), feats.shape[1])], padding)[:, 0]
 
-    def class_name_embeddings(self, model, class_names: Sequence[str],
-                              chunk_size: int = 256) -> Tensor:
+    def encode_class_names(self, model, class_names: Sequence[str], max_tokens: int = 8192,
+                           call_cost: int = 128) -> Tensor:
+        """``<SPE>`` representations of class names, each distinct name encoded once and the
+        names grouped by length (:func:`pack_by_length`) so that little padding is computed.
+
+        Within a group the names keep their order, and the outputs go back to the input order.
+        Padding is masked in the text encoder and the decoder, so the result is that of
+        encoding every name alone.  Names that form one group are encoded as one batch in
+        their own order.
+
+        Args:
+            class_names (Sequence[str]): K (prompted) names.
+            max_tokens (int): padded tokens per call at most (:func:`pack_by_length`).
+            call_cost (int): fixed cost of a call in padded tokens (:func:`pack_by_length`).
+
+        Returns:
+            Tensor: ``(K, C)``.
+        """
+        unique = list(dict.fromkeys(class_names))
+        tok = model.text_encoder.tokenizer
+        lengths = [len(i) for i in tok(unique, truncation=True,
+                                       max_length=model.text_encoder.max_length)['input_ids']]
+        parts, order = [], []
+        for group in pack_by_length(lengths, max_tokens, call_cost):
+            parts.append(self.encode_texts(model, [unique[i] for i in group],
+                                           TokenKind.CLASS_NAME_TARGET))
+            order.extend(group)
+        out = torch.cat(parts)
+        if order != list(range(len(unique))):
+            out = out[torch.argsort(torch.tensor(order, device=out.device))]
+        if len(unique) != len(class_names):
+            where = {name: i for i, name in enumerate(unique)}
+            out = out[torch.tensor([where[n] for n in class_names], device=out.device)]
+        return out
+
+    def class_name_embeddings(self, model, class_names: Sequence[str]) -> Tensor:
         """Class-name targets ``(K, C)``; cached at evaluation until the weights change."""
         names = tuple(class_names)
+        return model.likelihood_head.cached_targets(
+            ('class_names', names), lambda: self.encode_class_names(model, names),
+            model.target_parameters())
 
-        def compute() -> Tensor:
-            return torch.cat([self.encode_texts(model, names[i:i + chunk_size],
-                                                TokenKind.CLASS_NAME_TARGET)
-                              for i in range(0, len(names), chunk_size)])
+    def class_name_candidates(self, model, class_names: Sequence[str],
+                              labels: Tensor) -> CandidateBatch:
+        """Training targets over class names by the task's ``candidates`` setting.
 
-        return model.likelihood_head.cached_targets(('class_names', names), compute,
-                                                    model.target_parameters())
+        Args:
+            class_names (Sequence[str]): the K (prompted) training names.
+            labels (Tensor): the batch's labels (indices into ``class_names``).
+        """
+        names = list(class_names)
 
-    def vocabulary_embeddings(self, model, vocab_ids: Tensor, chunk_size: int = 4096) -> Tensor:
-        """Vocabulary targets ``g([<SPE>, e_w])[0]`` ``(V, C)``; cached at evaluation."""
+        def encode(idx: Tensor) -> Tensor:
+            return self.encode_class_names(model, [names[i] for i in idx.tolist()])
 
-        def compute() -> Tensor:
-            outs = []
-            for chunk in vocab_ids.split(chunk_size):
-                e = model.text_encoder.embed_vocabulary(chunk)[:, None]
-                outs.append(model.decoder(e, [(TokenKind.VOCABULARY_TARGET, 1)])[:, 0])
-            return torch.cat(outs)
+        return self.candidates.batch(encode, len(names), labels)
 
+    def encode_vocabulary(self, model, vocab_ids: Tensor, chunk_size: int = 16384) -> Tensor:
+        """Vocabulary targets ``g([<SPE>, e_w])[0]`` of the token ids ``vocab_ids``: ``(V, C)``."""
+        outs = []
+        for chunk in vocab_ids.split(chunk_size):
+            e = model.text_encoder.embed_vocabulary(chunk)[:, None]
+            outs.append(model.decoder(e, [(TokenKind.VOCABULARY_TARGET, 1)])[:, 0])
+        return torch.cat(outs)
+
+    def vocabulary_embeddings(self, model, vocab_ids: Tensor) -> Tensor:
+        """Vocabulary targets ``(V, C)`` of the whole vocabulary; cached at evaluation."""
         key = ('vocabulary', tuple(vocab_ids.tolist()))
-        return model.likelihood_head.cached_targets(key, compute, model.target_parameters())
+        return model.likelihood_head.cached_targets(
+            key, lambda: self.encode_vocabulary(model, vocab_ids), model.target_parameters())
+
+    def vocabulary_candidates(self, model, vocab_ids: Tensor, targets: Tensor) -> CandidateBatch:
+        """Training targets over the vocabulary by the task's ``candidates`` setting.
+
+        Args:
+            vocab_ids (Tensor): ``(V,)`` target token ids.
+            targets (Tensor): the batch's target indices into ``vocab_ids`` (-100 = none).
+        """
+        return self.candidates.batch(lambda idx: self.encode_vocabulary(model, vocab_ids[idx]),
+                                     vocab_ids.numel(), targets)
 
     def vocabulary_lookup(self, model, vocabulary, owner: str) -> Tuple[Tensor, Tensor]:
         """Vocabulary targets of a task (built once per device, see ``weight_cache.py``).

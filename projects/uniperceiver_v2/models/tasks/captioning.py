@@ -32,14 +32,19 @@ class CaptioningTask(BaseTask):
         max_length (int): maximum generated tokens (default 20).
         label_smoothing (float): CE label smoothing (default 0.1 [ours]).
         use_kv_cache (bool): incremental decoding at inference (default True).
+        candidates (dict, optional): how the vocabulary enters a training step
+            (:class:`~uniperceiver_v2.models.candidate_targets.CandidateTargets`: ``mode``
+            ``'exact'`` / ``'sampled'`` / ``'cached'``, ``shard``, ``num_samples``,
+            ``refresh_interval``).  None = every entry with gradient at every step (the paper).
         family (str): temperature family (default ``'captioning'``).
         **kwargs: :class:`BaseTask` arguments.
     """
 
     def __init__(self, vocabulary: Union[None, str, Sequence[int]] = None, beam_size: int = 2,
                  max_length: int = 20, label_smoothing: float = 0.1, use_kv_cache: bool = True,
-                 family: str = 'captioning', **kwargs):
+                 candidates: Optional[dict] = None, family: str = 'captioning', **kwargs):
         super().__init__(family=family, **kwargs)
+        self.configure_candidates(candidates)
         if beam_size < 1 or max_length < 1:
             raise ValueError(f'CaptioningTask: beam_size and max_length must be >= 1, got '
                              f'{beam_size}, {max_length}')
@@ -80,8 +85,9 @@ class CaptioningTask(BaseTask):
         tokens, padding, segments, cs = self.caption_sequence(model, image_tokens, feats,
                                                               in_att == 0)
         out = model.decoder(tokens, segments, padding, causal_start=cs)[:, cs:]
-        logits = model.likelihood_head(out, self.vocabulary_embeddings(model, vocab_ids),
-                                       self.family)
+        cands = self.vocabulary_candidates(model, vocab_ids, targets)
+        logits = cands.adjust(model.likelihood_head(out, cands.embeddings, self.family))
+        targets = cands.rows(targets)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100,
                                label_smoothing=self.label_smoothing)
         with torch.no_grad():

@@ -28,6 +28,10 @@ class ClassificationTask(ClassNameCandidates, BaseTask):
         prompt (str): format string applied to each name, e.g. ``'a photo of a {}.'`` (default
             ``'{}'``).
         label_smoothing (float): CE label smoothing (default 0).
+        candidates (dict, optional): how the class names enter a training step
+            (:class:`~uniperceiver_v2.models.candidate_targets.CandidateTargets`: ``mode``
+            ``'exact'`` / ``'sampled'`` / ``'cached'``, ``shard``, ``num_samples``,
+            ``refresh_interval``).  None = every name with gradient at every step (the paper).
         family (str): temperature family (default ``'classification'``).
         **kwargs: :class:`BaseTask` arguments (``use_global``, ``use_proposals``,
             ``num_proposals``, ``loss_weight``).
@@ -38,9 +42,11 @@ class ClassificationTask(ClassNameCandidates, BaseTask):
 
     def __init__(self, class_names: Union[str, Sequence[str]],
                  test_class_names: Union[None, str, Sequence[str]] = None, prompt: str = '{}',
-                 label_smoothing: float = 0.0, family: str = 'classification', **kwargs):
+                 label_smoothing: float = 0.0, candidates: Optional[dict] = None,
+                 family: str = 'classification', **kwargs):
         super().__init__(family=family, **kwargs)
         self.init_class_names(class_names, test_class_names, prompt)
+        self.configure_candidates(candidates)
         self.label_smoothing = label_smoothing
 
     def logits(self, model, inputs: Tensor, data_samples: Optional[list],
@@ -55,16 +61,17 @@ class ClassificationTask(ClassNameCandidates, BaseTask):
         """CE over the class-name logits (the proposal network is trained by detection)."""
         image_tokens, _ = self.encode_image(model, inputs, data_samples)
         x = self.decode_image(model, image_tokens)[:, 0]
-        y = self.class_name_embeddings(model, self.prompts(training=True))
-        logits = model.likelihood_head(x, y, self.family)
-        labels = torch.cat([ds.gt_label.view(-1)[:1] for ds in data_samples]).to(logits.device)
-        if int(labels.max()) >= logits.shape[1] or int(labels.min()) < 0:
+        labels = torch.cat([ds.gt_label.view(-1)[:1] for ds in data_samples]).to(x.device)
+        if int(labels.max()) >= len(self.class_names) or int(labels.min()) < 0:
             raise ValueError(f'ClassificationTask: gt_label out of range for '
-                             f'{logits.shape[1]} class names')
+                             f'{len(self.class_names)} class names')
+        cands = self.class_name_candidates(model, self.prompts(training=True), labels)
+        logits = cands.adjust(model.likelihood_head(x, cands.embeddings, self.family))
+        rows = cands.rows(labels)
         losses = dict()
-        losses['loss_cls'] = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        losses['loss_cls'] = F.cross_entropy(logits, rows, label_smoothing=self.label_smoothing)
         with torch.no_grad():
-            losses['acc_cls'] = (logits.argmax(1) == labels).float().mean()
+            losses['acc_cls'] = (logits.argmax(1) == rows).float().mean()
         return self.weighted(losses)
 
     def predict(self, model, inputs: Tensor, data_samples: Optional[list],

@@ -24,6 +24,10 @@ class LanguageModelingTask(BaseTask):
         vocabulary (None | str | Sequence[int]): target token ids (see ``load_vocabulary``);
             None = the full tokenizer vocabulary.
         mask_prob (float): fraction of tokens chosen for prediction (default 0.15).
+        candidates (dict, optional): how the vocabulary enters a training step
+            (:class:`~uniperceiver_v2.models.candidate_targets.CandidateTargets`: ``mode``
+            ``'exact'`` / ``'sampled'`` / ``'cached'``, ``shard``, ``num_samples``,
+            ``refresh_interval``).  None = every entry with gradient at every step (the paper).
         family (str): temperature family (default ``'mlm'``).
         **kwargs: :class:`BaseTask` arguments (``loss_weight``).
 
@@ -32,8 +36,9 @@ class LanguageModelingTask(BaseTask):
     """
 
     def __init__(self, vocabulary: Union[None, str, Sequence[int]] = None, mask_prob: float = 0.15,
-                 family: str = 'mlm', **kwargs):
+                 candidates: Optional[dict] = None, family: str = 'mlm', **kwargs):
         super().__init__(family=family, **kwargs)
+        self.configure_candidates(candidates)
         if not 0 < mask_prob < 1:
             raise ValueError(f'LanguageModelingTask.mask_prob must be in (0, 1), got {mask_prob}')
         self.vocabulary_cfg, self.mask_prob = vocabulary, mask_prob
@@ -66,15 +71,20 @@ class LanguageModelingTask(BaseTask):
         masked = torch.where(chosen & (action >= 0.8) & (action < 0.9), rand_ids, masked)
         return masked, chosen
 
+    def features(self, model, masked_ids: Tensor, att: Tensor,
+                 positions: Optional[Tensor] = None) -> Tensor:
+        """Decoder outputs of the text tokens: ``(B, L, C)``, or ``(N, C)`` at the N ``True``
+        entries of the ``(B, L)`` bool ``positions`` only."""
+        feats = model.text_encoder(masked_ids, att)
+        out = model.decoder(feats, [(TokenKind.TEXT_INPUT, feats.shape[1])], att == 0)[:, 1:]
+        return out if positions is None else out[positions]
+
     def logits(self, model, masked_ids: Tensor, att: Tensor,
                positions: Optional[Tensor] = None) -> Tensor:
         """Vocabulary logits: ``(B, L, V)`` at every position, or ``(N, V)`` at the N ``True``
         entries of the ``(B, L)`` bool ``positions`` only (training scores only the masked
         positions: the same loss without the ``(B, L, V)`` logits of the unscored ~85 %)."""
-        feats = model.text_encoder(masked_ids, att)
-        out = model.decoder(feats, [(TokenKind.TEXT_INPUT, feats.shape[1])], att == 0)[:, 1:]
-        if positions is not None:
-            out = out[positions]
+        out = self.features(model, masked_ids, att, positions)
         vocab_ids, _ = self.vocabulary(model)
         return model.likelihood_head(out, self.vocabulary_embeddings(model, vocab_ids), self.family)
 
@@ -92,13 +102,16 @@ class LanguageModelingTask(BaseTask):
         targets = lut[ids].masked_fill(~chosen, -100)
         valid = targets != -100
         if not bool(valid.any()):  # no in-vocabulary token to predict in this batch
-            logits = self.logits(model, masked, att, positions=att.bool())
-            return self.weighted(dict(loss_mlm=logits.sum() * 0.0,
-                                      acc_mlm=logits.new_zeros(())))
-        logits = self.logits(model, masked, att, positions=valid)  # (N, V), masked positions only
-        loss = F.cross_entropy(logits, targets[valid])
+            out = self.features(model, masked, att, positions=att.bool())
+            return self.weighted(dict(loss_mlm=out.sum() * 0.0, acc_mlm=out.new_zeros(())))
+        out = self.features(model, masked, att, positions=valid)  # masked positions only
+        vocab_ids, _ = self.vocabulary(model)
+        cands = self.vocabulary_candidates(model, vocab_ids, targets[valid])
+        logits = cands.adjust(model.likelihood_head(out, cands.embeddings, self.family))
+        rows = cands.rows(targets[valid])
+        loss = F.cross_entropy(logits, rows)
         with torch.no_grad():
-            acc = (logits.argmax(-1) == targets[valid]).float().mean()
+            acc = (logits.argmax(-1) == rows).float().mean()
         return self.weighted(dict(loss_mlm=loss, acc_mlm=acc))
 
     def predict(self, model, inputs: Optional[Tensor], data_samples: list) -> list:
