@@ -18,7 +18,6 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import uniperceiver_v2  # noqa: E402,F401
 from uniperceiver_v2.utils import apply_compat  # noqa: E402
 from uniperceiver_v2.utils.checkpoint import check_checkpoint_matches  # noqa: E402

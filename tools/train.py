@@ -18,7 +18,6 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 # Importing the plugin registers its components, even for configs without custom_imports.
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'projects'))
 import uniperceiver_v2  # noqa: E402,F401
 from uniperceiver_v2.utils import apply_compat  # noqa: E402
 from uniperceiver_v2.utils.launch import (add_common_args, load_config, resume_checkpoint,  # noqa: E402,E501
