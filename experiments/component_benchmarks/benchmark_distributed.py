@@ -97,11 +97,12 @@ def prepare_data(data_root: str, scratch: str) -> str:
 
 def forge_checkpoint(src: str, dst: str, config: str, iteration: int) -> dict:
     """``src`` re-labelled as iteration ``iteration`` with the matching per-task data positions."""
-    import uniperceiver_v2  # noqa: F401  (checkpoint allow-list)
     from mmengine.config import Config
+    from uniperceiver_v2.utils import checkpoint_safe_globals
     from uniperceiver_v2.engine import build_task_sampler
     cfg = Config.fromfile(config)
-    ckpt = torch.load(src, map_location='cpu', weights_only=True)
+    with checkpoint_safe_globals():  # an MMEngine checkpoint under torch's safe loader
+        ckpt = torch.load(src, map_location='cpu', weights_only=True)
     sampler = build_task_sampler(cfg.train_cfg.tasks, seed=cfg.randomness.seed,
                                  sampling=cfg.train_cfg.sampling)
     counts = sampler.counts(iteration)

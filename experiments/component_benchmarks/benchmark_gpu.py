@@ -40,6 +40,7 @@ from typing import Dict, List, Optional
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from uniperceiver_v2.engine import TaskAwareOptimWrapper  # noqa: E402
 from uniperceiver_v2.testing.offline_build import DictAction, build_model, load_config  # noqa: E402
 from uniperceiver_v2.testing.synthetic_inputs import synthetic_batch, task_kind  # noqa: E402
 
@@ -202,7 +203,7 @@ def benchmark_config(path: str, args: argparse.Namespace) -> List[Dict]:
     wrapper = build_optim_wrapper(model, optim_wrapper_cfg(cfg, args.amp))
     weights = {t: float(c.get('sampling_weight', 1.0))
                for t, c in (cfg.get('train_cfg', {}).get('tasks') or {}).items()}
-    if hasattr(wrapper, 'set_task_sampling'):
+    if isinstance(wrapper, TaskAwareOptimWrapper):
         wrapper.set_task_sampling(weights or {t: 1.0 for t in model.tasks})
     names = args.tasks or list(model.tasks)
     unknown = [n for n in names if n not in model.tasks]

@@ -29,6 +29,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
 import uniperceiver_v2  # noqa: E402,F401
+from uniperceiver_v2.utils import apply_compat  # noqa: E402
 
 
 def read_names(path: str) -> List[str]:
@@ -132,6 +133,7 @@ def summarise(results: Dict[str, Dict[str, float]], seen: Sequence[str],
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    apply_compat()  # MMEngine checkpoints under torch's safe loader, as tools/test.py does
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')

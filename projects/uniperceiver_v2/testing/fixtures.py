@@ -1,6 +1,8 @@
 """pytest fixtures shared by the test suite and the experiments' tests.
 
-Load them with ``pytest_plugins = ['uniperceiver_v2.testing.fixtures']`` in a ``conftest.py``.
+Load them with ``-p uniperceiver_v2.testing.fixtures`` (this repository's ``setup.cfg`` does).
+Loading them applies :func:`uniperceiver_v2.utils.apply_compat`, as ``tools/train.py`` does, so
+in-process runners resume MMEngine checkpoints under torch's safe loader.
 """
 import os
 from pathlib import Path
@@ -11,8 +13,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from ..datasets.synthetic_scenes import generate_synthetic_scenes
+from ..utils import apply_compat
 from .detection import TINY_MASKDINO_CFG, make_batch as _make_batch
 from .entry_points import STAGE1, STAGE1_SMALL, train
+
+apply_compat()
 
 #: Size of the tiny synthetic copy shared by the whole test session.
 SYNTHETIC_TEST_SIZES = dict(num_train=12, num_val=6, num_test=6, image_size=64, seed=0)
