@@ -177,8 +177,32 @@ class ImageEncoder(BaseModule):
         return dict(pixel_features=pixel_features,
                     image_extent=pixel_features.new_tensor(extent))
 
+    def select_proposals(self, queries: Tensor, boxes: Tensor, mask_embed: Tensor,
+                         index: Tensor, mask_features: Tensor,
+                         pixel_inputs: Dict) -> Tuple[Tensor, Tensor, Tensor]:
+        """Tokens (Eq. 2), boxes and mask logits of the proposals ``index`` of one decoder layer.
+
+        Args:
+            queries (Tensor): ``(B, Q, C)`` query features ``q_sem``.
+            boxes (Tensor): ``(B, Q, 4)`` normalised cxcywh.
+            mask_embed (Tensor): ``(B, Q, mask_dims)`` mask embeddings.
+            index (Tensor): ``(B, N)`` the proposals kept.
+            mask_features (Tensor): ``(B, mask_dims, h, w)`` pixel embedding.
+            pixel_inputs (dict): :meth:`pixel_inputs`.
+
+        Returns:
+            tuple[Tensor]: tokens ``(B, N, embed_dims)``, boxes ``(B, N, 4)``, mask logits
+            ``(B, N, h, w)``.
+        """
+        def take(x: Tensor) -> Tensor:
+            return torch.gather(x, 1, index[..., None].expand(-1, -1, x.shape[-1]))
+
+        boxes = take(boxes)
+        masks = self.proposal_network.bbox_head.mask_logits(take(mask_embed), mask_features)
+        return self.proposal_tokens(take(queries), boxes, masks, **pixel_inputs), boxes, masks
+
     def _encode(self, inputs: Tensor, data_samples: OptSampleList, num_proposals: Optional[int],
-                with_loss: bool) -> Tuple[ImageTokens, Dict]:
+                with_loss: bool, aux_layers: bool = False) -> Tuple[ImageTokens, Dict]:
         if data_samples is None:
             if with_loss:
                 raise ValueError('ImageEncoder.loss needs data_samples with gt_instances (the '
@@ -200,15 +224,22 @@ class ImageEncoder(BaseModule):
 
         objectness = out['objectness']                                  # (B, Q)
         index = objectness.topk(num, dim=1)[1]                          # (B, N)
-        boxes = torch.gather(out['boxes'], 1, index[..., None].expand(-1, -1, 4))
-        mask_embed = torch.gather(out['mask_embed'], 1, index[..., None].expand(
-            -1, -1, out['mask_embed'].shape[-1]))
-        masks = net.bbox_head.mask_logits(mask_embed, out['mask_features'])
-        q_sem = torch.gather(out['queries'], 1, index[..., None].expand(
-            -1, -1, out['queries'].shape[-1]))
-        tokens = self.proposal_tokens(q_sem, boxes, masks, **self.pixel_inputs(
-            out['mask_features'], data_samples))
+        pixel_inputs = self.pixel_inputs(out['mask_features'], data_samples)
+        tokens, boxes, masks = self.select_proposals(out['queries'], out['boxes'],
+                                                     out['mask_embed'], index,
+                                                     out['mask_features'], pixel_inputs)
         gt_index = torch.gather(out['assigned_gt'], 1, index) if with_loss else None
+        aux_tokens = aux_gt_index = None
+        if aux_layers and out['layers']['queries'].shape[0] > 1:
+            # the same N proposals (chosen by the final layer) as each earlier layer saw them
+            layers = out['layers']
+            aux_tokens = torch.stack([
+                self.select_proposals(layers['queries'][layer], layers['boxes'][layer],
+                                      layers['mask_embed'][layer], index, out['mask_features'],
+                                      pixel_inputs)[0]
+                for layer in range(layers['queries'].shape[0] - 1)], dim=1)
+            aux_gt_index = torch.gather(layers['assigned_gt'][:-1].transpose(0, 1), 2,
+                                        index[:, None].expand(-1, aux_tokens.shape[1], -1))
         image_tokens = ImageTokens(
             global_tokens=global_tokens,
             global_padding_mask=global_padding,
@@ -218,7 +249,9 @@ class ImageEncoder(BaseModule):
             proposal_mask_logits=masks,
             proposal_objectness=torch.gather(objectness, 1, index),
             proposal_query_index=index,
-            proposal_gt_index=gt_index)
+            proposal_gt_index=gt_index,
+            aux_proposal_tokens=aux_tokens,
+            aux_proposal_gt_index=aux_gt_index)
         return image_tokens, out.get('losses', {})
 
     def forward(self, inputs: Tensor, data_samples: OptSampleList = None,
@@ -238,7 +271,8 @@ class ImageEncoder(BaseModule):
         return self._encode(inputs, data_samples, num_proposals, with_loss=False)[0]
 
     def loss(self, inputs: Tensor, data_samples: SampleList,
-             num_proposals: Optional[int] = None) -> Tuple[ImageTokens, Dict[str, Tensor]]:
+             num_proposals: Optional[int] = None,
+             aux_layers: bool = False) -> Tuple[ImageTokens, Dict[str, Tensor]]:
         """Image tokens and the proposal network's losses (keys prefixed ``proposal.``).
 
         ``proposal_gt_index`` holds the final decoder layer's Hungarian assignment of each kept
@@ -249,6 +283,11 @@ class ImageEncoder(BaseModule):
             data_samples (list[DetDataSample]): as :meth:`forward` plus ``gt_instances``
                 (``bboxes`` xyxy input pixels, ``labels``, ``masks`` at input scale).
             num_proposals (int, optional): N (see :meth:`forward`).
+            aux_layers (bool): also fill ``aux_proposal_tokens`` / ``aux_proposal_gt_index``:
+                the same N proposals' tokens from every earlier decoder layer of the proposal
+                network and those layers' assignments (deep class supervision, [ours], not in
+                the paper; ``DetectionTask.aux_class_loss``).  Defaults to False.
         """
-        tokens, losses = self._encode(inputs, data_samples, num_proposals, with_loss=True)
+        tokens, losses = self._encode(inputs, data_samples, num_proposals, with_loss=True,
+                                      aux_layers=aux_layers)
         return tokens, {f'proposal.{k}': v for k, v in losses.items()}

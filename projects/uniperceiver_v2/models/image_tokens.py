@@ -35,6 +35,12 @@ class ImageTokens:
             proposal was matched to by the proposal network's Hungarian assignment (final decoder
             layer), ``-1`` for unmatched ("no object").  Only set by ``ImageEncoder.loss``; the
             detection task reuses it instead of matching again.
+        aux_proposal_tokens (Tensor, optional): ``(B, L - 1, N, C)`` the same N proposals' tokens
+            (Eq. 2) built from each earlier decoder layer of the proposal network (its query
+            feature, box and mask).  Only set by ``ImageEncoder.loss(..., aux_layers=True)``, for
+            the detection task's deep class supervision ([ours], not in the paper).
+        aux_proposal_gt_index (Tensor, optional): ``(B, L - 1, N)`` long, those layers' Hungarian
+            assignment of the proposals (``-1`` = unmatched).
     """
     global_tokens: Tensor
     global_padding_mask: Tensor
@@ -45,6 +51,8 @@ class ImageTokens:
     proposal_objectness: Tensor
     proposal_query_index: Tensor
     proposal_gt_index: Optional[Tensor] = None
+    aux_proposal_tokens: Optional[Tensor] = None
+    aux_proposal_gt_index: Optional[Tensor] = None
 
     @property
     def batch_size(self) -> int:

@@ -317,3 +317,89 @@ def test_score_modes():
     for mode, value in expect.items():
         task = MODELS.build(dict(type='DetectionTask', class_names=['a', 'b'], score_mode=mode))
         assert torch.allclose(task.scores(probs, tokens), value, atol=1e-6)
+
+
+# ------------------------------------------------------------------ the class path
+def perturb_token(model, proposal: int):
+    """Add a fixed random vector to one proposal token of every image (image_encoder.forward)."""
+    original = model.image_encoder.forward
+
+    def wrapped(*args, **kwargs):
+        tokens = original(*args, **kwargs)
+        noise = torch.zeros_like(tokens.proposal_tokens)
+        noise[:, proposal] = torch.randn(tokens.proposal_tokens.shape[-1],
+                                         generator=torch.Generator().manual_seed(1))
+        tokens.proposal_tokens = tokens.proposal_tokens + noise
+        return tokens
+
+    model.image_encoder.forward = wrapped
+
+
+def test_class_logits_depend_on_the_proposal_token(make_batch):
+    """Cut the proposal token out of the likelihood (decode only the global tokens, detach or
+    drop it) and this fails: changing one proposal's token changes that proposal's logits."""
+    model = det_model().eval()
+    task = model.tasks['det']
+    inputs, samples = make_batch(num_gts=(3, 1))
+    with torch.no_grad():
+        base = task.tensor(model, inputs, samples)['logits']
+        again = task.tensor(model, inputs, samples)['logits']
+        torch.testing.assert_close(base, again)
+        perturb_token(model, proposal=0)
+        moved = task.tensor(model, inputs, samples)['logits']
+    assert (moved[:, 0] - base[:, 0]).abs().max() > 1e-3
+
+
+def test_class_loss_reaches_the_token_and_the_proposal_queries(make_batch):
+    """loss_det_cls alone trains Proj(q_sem) (Eq. 2) and, through q_sem, the proposal
+    network's decoder."""
+    model = det_model(no_object='softmax').train()
+    task = model.tasks['det']
+    inputs, samples = make_batch(num_gts=(3, 1))
+    losses = task.loss(model, inputs, samples)
+    assert 'd0.loss_det_cls' not in losses                 # off by default
+    losses['loss_det_cls'].backward()
+    sem_proj = model.image_encoder.proposal_tokens.sem_proj.weight.grad
+    assert sem_proj is not None and sem_proj.abs().sum() > 0
+    decoder = model.image_encoder.proposal_network.decoder.layers
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder[-1].parameters())
+
+
+def test_aux_class_loss_supervises_each_earlier_layer(make_batch):
+    """aux_class_loss: d0.loss_det_cls from the first decoder layer's tokens and assignment; it
+    trains that layer and not the later one."""
+    model = det_model(no_object='softmax', aux_class_loss=True).train()
+    task = model.tasks['det']
+    inputs, samples = make_batch(num_gts=(3, 1))
+    captured = capture_encoder_loss(model)
+    losses = task.loss(model, inputs, samples)
+    net = model.image_encoder.proposal_network
+    num_layers = net.decoder.num_layers
+    assert num_layers == 2
+    tokens = captured['tokens']
+    n = tokens.proposal_tokens.shape[1]
+    assert tokens.aux_proposal_tokens.shape == (2, num_layers - 1, n, WIDTH)
+    assert tokens.aux_proposal_gt_index.shape == (2, num_layers - 1, n)
+    assert int((tokens.aux_proposal_gt_index[0] >= 0).sum()) == 3   # 3 gts matched one-to-one
+    assert not (tokens.aux_proposal_gt_index[1] >= 1).any()          # image 1 has one gt
+    assert set(k for k in losses if k.endswith('loss_det_cls')) == {'loss_det_cls',
+                                                                     'd0.loss_det_cls'}
+    assert torch.isfinite(losses['d0.loss_det_cls'])
+    assert not torch.equal(tokens.aux_proposal_tokens[:, 0], tokens.proposal_tokens)
+    losses['d0.loss_det_cls'].backward()
+    first, last = net.decoder.layers[0], net.decoder.layers[-1]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first.parameters())
+    assert all(p.grad is None or not p.grad.any() for p in last.parameters())
+    assert model.image_encoder.proposal_tokens.sem_proj.weight.grad.abs().sum() > 0
+
+
+def test_aux_class_loss_needs_the_encoders_layers():
+    model = det_model(aux_class_loss=True)
+    tokens = ImageTokens(
+        global_tokens=torch.zeros(1, 1, WIDTH), global_padding_mask=torch.zeros(1, 1).bool(),
+        proposal_tokens=torch.zeros(1, 2, WIDTH), proposal_padding_mask=torch.zeros(1, 2).bool(),
+        proposal_boxes=torch.rand(1, 2, 4), proposal_mask_logits=torch.zeros(1, 2, 4, 4),
+        proposal_objectness=torch.zeros(1, 2), proposal_query_index=torch.arange(2)[None],
+        proposal_gt_index=torch.tensor([[0, -1]]))
+    with pytest.raises(ValueError, match='aux_proposal_tokens'):
+        model.tasks['det'].aux_classification_losses(model, tokens, [], torch.zeros(3, WIDTH))

@@ -380,7 +380,8 @@ class MaskDINOHead(DINOHead, CollectiveLoss):
         Returns:
             tuple: loss dict; the matching-query predictions ``(cls (L,B,Q,1), boxes (L,B,Q,4),
             mask embeddings (L,B,Q,mask_dims))`` (masks: :meth:`mask_logits` with
-            ``mask_features``); ``(B, Q)`` final-layer assigned gt index (-1 = no object).
+            ``mask_features``); ``(L, B, Q)`` every decoder layer's assigned gt index (-1 = no
+            object; ``[-1]`` is the final layer's).
         """
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         batch_gt = self.class_agnostic_gt(batch_data_samples)
@@ -394,7 +395,7 @@ class MaskDINOHead(DINOHead, CollectiveLoss):
         names = ('loss_cls', 'loss_bbox', 'loss_iou', 'loss_mask', 'loss_dice')
         losses = {}
         num_layers = all_cls.shape[0]
-        final_assigned = None
+        layer_assigned = []
         for layer in range(num_layers):
             layer_losses, assigned = self._match_and_loss(
                 all_cls[layer, :, num_dn:], all_boxes[layer, :, num_dn:],
@@ -402,7 +403,7 @@ class MaskDINOHead(DINOHead, CollectiveLoss):
                 batch_img_metas)
             prefix = '' if layer == num_layers - 1 else f'd{layer}.'
             losses.update({prefix + n: v for n, v in zip(names, layer_losses)})
-            final_assigned = assigned
+            layer_assigned.append(assigned)
 
         enc_losses, _ = self._match_and_loss(enc_outputs_class, enc_outputs_coord,
                                              self.mask_embed(enc_outputs_query), mask_features,
@@ -419,7 +420,7 @@ class MaskDINOHead(DINOHead, CollectiveLoss):
                 prefix = '' if layer == num_layers - 1 else f'd{layer}.'
                 losses.update({prefix + 'dn_' + n: v for n, v in zip(names, dn_losses)})
         preds = (all_cls[:, :, num_dn:], all_boxes[:, :, num_dn:], all_embed[:, :, num_dn:])
-        return losses, preds, final_assigned
+        return losses, preds, torch.stack(layer_assigned)
 
     def loss(self, hidden_states: Tensor, references: List[Tensor], mask_features: Tensor,
              enc_outputs_class: Tensor, enc_outputs_coord: Tensor, enc_outputs_query: Tensor,

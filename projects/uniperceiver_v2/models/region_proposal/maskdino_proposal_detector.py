@@ -191,8 +191,11 @@ class MaskDINOProposalDetector(DINO):
             dict: ``queries (B, Q, C)``, ``objectness (B, Q)``, ``boxes (B, Q, 4)`` normalised
             cxcywh, ``mask_embed (B, Q, mask_dims)`` and ``mask_features (B, mask_dims, h, w)``
             (mask logits = ``MaskDINOHead.mask_logits(mask_embed, mask_features)``, formed only
-            for the proposals kept); with ``with_loss`` also ``losses`` (dict) and
-            ``assigned_gt (B, Q)`` (long, -1 = unmatched).
+            for the proposals kept); with ``with_loss`` also ``losses`` (dict),
+            ``assigned_gt (B, Q)`` (long, -1 = unmatched) and ``layers``: every decoder layer's
+            matching-query predictions ``queries (L, B, Q, C)``, ``objectness (L, B, Q)``,
+            ``boxes (L, B, Q, 4)``, ``mask_embed (L, B, Q, mask_dims)`` and Hungarian assignment
+            ``assigned_gt (L, B, Q)`` (``[-1]`` = the final layer's, as above).
         """
         head_inputs = self.forward_transformer(img_feats, batch_data_samples,
                                                with_denoising=with_loss)
@@ -200,8 +203,10 @@ class MaskDINOProposalDetector(DINO):
         if with_loss:
             losses, (cls, boxes, mask_embed), assigned = self.bbox_head.loss_and_assign(
                 **head_inputs, batch_data_samples=batch_data_samples)
-            out.update(losses=losses, assigned_gt=assigned)
             num_dn = head_inputs['dn_meta']['num_denoising_queries']
+            out.update(losses=losses, assigned_gt=assigned[-1], layers=dict(
+                queries=head_inputs['hidden_states'][:, :, num_dn:], objectness=cls[..., 0],
+                boxes=boxes, mask_embed=mask_embed, assigned_gt=assigned))
             cls, boxes, mask_embed = cls[-1], boxes[-1], mask_embed[-1]
         else:
             cls, boxes, mask_embed = self.bbox_head.forward_last_layer(

@@ -39,6 +39,7 @@ become ``DetDataSample.pred_instances`` with boxes in original image coordinates
 unchanged.
 """
 import math
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -86,6 +87,14 @@ class DetectionTask(ClassNameCandidates, BaseTask, CollectiveLoss):
         sync_cls_avg_factor (bool): average the loss normaliser over ranks as DINO does (default
             True); must be False under mixed sampling on several ranks
             (:func:`~uniperceiver_v2.utils.dist.loss_normaliser` explains why).
+        aux_class_loss (bool): [ours], not in the paper.  Also apply the classification loss,
+            through the same likelihood, to the proposals as every earlier decoder layer of the
+            proposal network gives them (their own query feature, box and mask in Eq. 2, their
+            own Hungarian assignment; keys ``d{i}.loss_det_cls``), as DINO supervises its class
+            logits on every decoder layer.  Costs one more decoder call over ``L - 1`` times the
+            batch.  Needs an image encoder whose ``loss`` takes ``aux_layers``
+            (:class:`~uniperceiver_v2.models.ImageEncoder`).  Default False (the final layer
+            only).
         **kwargs: :class:`BaseTask` arguments (``use_global``, ``loss_weight``, ``init_cfg``).
 
     Data samples: mmdet ``DetDataSample`` with metainfo ``img_shape``, ``batch_input_shape``,
@@ -101,7 +110,7 @@ class DetectionTask(ClassNameCandidates, BaseTask, CollectiveLoss):
                  no_object_weight: float = 0.1, score_mode: str = 'class*objectness',
                  max_per_img: int = 100, with_mask: bool = True, mask_threshold: float = 0.5,
                  num_proposals: Optional[int] = None, family: str = 'detection',
-                 sync_cls_avg_factor: bool = True, **kwargs):
+                 sync_cls_avg_factor: bool = True, aux_class_loss: bool = False, **kwargs):
         if not kwargs.get('use_proposals', True):
             raise ValueError('DetectionTask: use_proposals must be True (detection classifies '
                              'the proposal tokens)')
@@ -141,6 +150,7 @@ class DetectionTask(ClassNameCandidates, BaseTask, CollectiveLoss):
             # one learnable "no object" logit β appended to the class logits
             self.background_logit = nn.Parameter(torch.zeros(()))
         self.sync_cls_avg_factor = sync_cls_avg_factor
+        self.aux_class_loss = aux_class_loss
         self.score_mode = score_mode
         self.max_per_img = max_per_img
         self.with_mask = with_mask
@@ -165,7 +175,8 @@ class DetectionTask(ClassNameCandidates, BaseTask, CollectiveLoss):
                              '(config key model.image_encoder)')
         num = self.proposal_count(model)
         if with_loss:
-            return model.image_encoder.loss(inputs, data_samples, num_proposals=num)
+            aux = dict(aux_layers=True) if self.aux_class_loss else {}
+            return model.image_encoder.loss(inputs, data_samples, num_proposals=num, **aux)
         return model.image_encoder(inputs, data_samples, num_proposals=num), {}
 
     def proposal_outputs(self, model, image_tokens: ImageTokens) -> Tensor:
@@ -276,12 +287,52 @@ class DetectionTask(ClassNameCandidates, BaseTask, CollectiveLoss):
         valid = ~image_tokens.proposal_padding_mask
         losses = dict(losses)
         losses['loss_det_cls'] = self.classification_loss(logits, targets, valid)
+        if self.aux_class_loss:
+            losses.update(self.aux_classification_losses(model, image_tokens, data_samples, y))
         with torch.no_grad():
             matched = (targets < y.shape[0]) & valid
             pred = logits[..., :y.shape[0]].argmax(-1)
             losses['det_acc'] = ((pred == targets) & matched).sum().float() / matched.sum().clamp(
                 min=1)
         return self.weighted(losses)
+
+    def aux_classification_losses(self, model, image_tokens: ImageTokens, data_samples: list,
+                                  y: Tensor) -> Dict[str, Tensor]:
+        """``d{i}.loss_det_cls``: the classification loss of every earlier proposal-network
+        decoder layer's tokens (``aux_class_loss``), all layers in one decoder call.
+
+        Args:
+            model: the UniPerceiverV2 model.
+            image_tokens (ImageTokens): with ``aux_proposal_tokens (B, L-1, N, C)`` and
+                ``aux_proposal_gt_index (B, L-1, N)``.
+            data_samples (list): the batch's samples (``gt_instances``).
+            y (Tensor): ``(K, C)`` class-name embeddings.
+        """
+        aux = image_tokens.aux_proposal_tokens
+        if aux is None or image_tokens.aux_proposal_gt_index is None:
+            raise ValueError('DetectionTask.aux_class_loss: the image encoder '
+                             '(model.image_encoder) gave no aux_proposal_tokens; it needs '
+                             'loss(..., aux_layers=True) and a proposal network with more '
+                             'than one decoder layer')
+        num_aux = aux.shape[1]
+
+        def tile(x: Tensor) -> Tensor:    # (B, ...) -> (L-1 * B, ...), layer-major
+            return x.repeat(num_aux, *([1] * (x.dim() - 1)))
+
+        layer_major = replace(
+            image_tokens, global_tokens=tile(image_tokens.global_tokens),
+            global_padding_mask=tile(image_tokens.global_padding_mask),
+            proposal_tokens=aux.transpose(0, 1).flatten(0, 1),
+            proposal_padding_mask=tile(image_tokens.proposal_padding_mask),
+            proposal_gt_index=image_tokens.aux_proposal_gt_index.transpose(0, 1).flatten(0, 1),
+            aux_proposal_tokens=None, aux_proposal_gt_index=None)
+        logits = self.class_logits(model, self.proposal_outputs(model, layer_major), y)
+        targets = self.proposal_targets(layer_major, list(data_samples) * num_aux, y.shape[0])
+        valid = ~layer_major.proposal_padding_mask
+        batch = image_tokens.batch_size
+        return {f'd{i}.loss_det_cls': self.classification_loss(
+            logits[i * batch:(i + 1) * batch], targets[i * batch:(i + 1) * batch],
+            valid[i * batch:(i + 1) * batch]) for i in range(num_aux)}
 
     # ------------------------------------------------------------------ predict
     def scores(self, class_probs: Tensor, image_tokens: ImageTokens) -> Tensor:
