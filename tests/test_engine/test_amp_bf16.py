@@ -1,9 +1,7 @@
 """``tools/train.py --amp bf16``: bf16 autocast without loss scaling under TBGN, through the real
 model (the tiny synthetic config: Mask DINO proposal network, text encoder, MoE decoder, every
 task's loss); plain ``--amp`` and ``--amp fp16`` keep fp16 with dynamic loss scaling."""
-import importlib.util
 import os.path as osp
-import sys
 import tempfile
 
 import pytest
@@ -11,18 +9,11 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+from uniperceiver_v2.engine import AmpTBGNOptimWrapper
 from uniperceiver_v2.testing import build_model, load_config, synthetic_batch
+from uniperceiver_v2.utils.launch import parse_train_args, set_amp
 
-from uniperceiver_v2.engine import AmpTBGNOptimWrapper  # noqa: E402
-
-
-def train_tool():
-    spec = importlib.util.spec_from_file_location('upv2_tools_train', osp.join(ROOT, 'tools',
-                                                                               'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
 
 def tbgn_cfg() -> Config:
@@ -33,12 +24,10 @@ def tbgn_cfg() -> Config:
 
 @pytest.mark.parametrize('argv, dtype', [(['--amp'], None), (['--amp', 'fp16'], 'float16'),
                                          (['--amp', 'bf16'], 'bfloat16')])
-def test_amp_flag_sets_wrapper_and_dtype(monkeypatch, argv, dtype):
-    tool = train_tool()
-    monkeypatch.setattr(sys, 'argv', ['train.py', 'cfg.py'] + argv)
-    args = tool.parse_args()
+def test_amp_flag_sets_wrapper_and_dtype(argv, dtype):
+    args = parse_train_args(['cfg.py'] + argv)
     cfg = tbgn_cfg()
-    tool.set_amp(cfg, args.amp)
+    set_amp(cfg, args.amp)
     # plain --amp is exactly the former switch (mmdet's): AmpOptimWrapper + dynamic scaling
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
@@ -50,10 +39,9 @@ def test_amp_flag_sets_wrapper_and_dtype(monkeypatch, argv, dtype):
         assert wrapper.loss_scaler.get_scale() == 65536.0
     else:  # bf16 (explicit, or the CPU default of plain --amp): no loss scaling
         assert wrapper.cast_dtype == torch.bfloat16 and not wrapper.loss_scaler.is_enabled()
-    monkeypatch.setattr(sys, 'argv', ['train.py', 'cfg.py'])
-    assert tool.parse_args().amp is None
+    assert parse_train_args(['cfg.py']).amp is None
     with pytest.raises(ValueError, match='--amp'):
-        tool.set_amp(cfg, 'fp8')
+        set_amp(cfg, 'fp8')
 
 
 @pytest.mark.integration
@@ -63,7 +51,7 @@ def test_bf16_autocast_trains_every_task_of_the_real_model(synthetic_cwd, monkey
     cfg = load_config(osp.join(ROOT, 'configs', 'upv2_mobilenetv2_1xcpu-770it_synthetic.py'))
     with tempfile.TemporaryDirectory() as tmp:  # initialised, without the stage-1 checkpoint
         model, _ = build_model(cfg, True, tmp)
-    train_tool().set_amp(cfg, 'bf16')
+    set_amp(cfg, 'bf16')
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper.to_dict())
     assert type(wrapper) is AmpTBGNOptimWrapper and not wrapper.loss_scaler.is_enabled()
     wrapper.set_task_sampling({t: float(c.get('sampling_weight', 1.0))

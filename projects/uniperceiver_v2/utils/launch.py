@@ -121,3 +121,63 @@ def skip_pretrained_weights(cfg: Config, reason: str) -> List[str]:
         print_log(f'{reason}: every weight comes from the checkpoint, so these are not loaded '
                   f'first: {skipped}', logger='current')
     return skipped
+
+
+def parse_train_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The arguments of ``tools/train.py`` (mmdet's: config, ``--amp``, ``--auto-scale-lr``,
+    ``--resume`` and :func:`add_common_args`).
+
+    Args:
+        argv (list[str], optional): arguments (default ``sys.argv[1:]``).
+    """
+    parser = argparse.ArgumentParser(description='Train a Uni-Perceiver v2 model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--amp', nargs='?', const='auto', choices=('auto', 'fp16', 'bf16'),
+                        help='automatic mixed precision: fp16 autocast with dynamic loss scaling '
+                        '(plain --amp on CUDA, or --amp fp16) or bf16 autocast without loss '
+                        'scaling (--amp bf16; plain --amp on CPU, the only CPU autocast dtype). '
+                        'Put it after the config path.')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR.')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint; without a path, from the latest checkpoint in work_dir')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+#: ``--amp`` value -> autocast dtype (``'auto'``: the wrapper's default, fp16 on CUDA, bf16 on CPU)
+AMP_DTYPES = {'auto': None, 'fp16': 'float16', 'bf16': 'bfloat16'}
+
+
+#: wrapper types that run TBGN
+TBGN_WRAPPER_TYPES = ('TBGNOptimWrapper', 'AmpTBGNOptimWrapper')
+TBGN_CONSTRUCTOR = 'TBGNOptimWrapperConstructor'
+
+
+def set_amp(cfg: Config, mode: str = 'auto') -> None:
+    """Switch ``cfg.optim_wrapper`` to AMP as mmdet's ``--amp`` does, with a chosen dtype.
+
+    ``type='AmpOptimWrapper'`` with dynamic loss scaling, as mmdet's switch; under
+    ``constructor='TBGNOptimWrapperConstructor'`` that builds ``AmpTBGNOptimWrapper`` for a TBGN
+    config (``type='TBGNOptimWrapper'`` or no type), and a config of MMEngine's plain
+    ``OptimWrapper`` gets MMEngine's default constructor, so it stays without TBGN.  A TBGN
+    wrapper under another constructor becomes ``'AmpTBGNOptimWrapper'`` directly.  ``'bf16'``
+    adds ``dtype='bfloat16'`` (no loss is then scaled), ``'fp16'`` ``dtype='float16'``.
+
+    Args:
+        cfg (Config): the training config (modified in place).
+        mode (str): ``'auto'``, ``'fp16'`` or ``'bf16'``.
+    """
+    if mode not in AMP_DTYPES:
+        raise ValueError(f'--amp must be one of {sorted(AMP_DTYPES)}, got {mode!r}')
+    wrapper_type = cfg.optim_wrapper.get('type')
+    tbgn_constructor = cfg.optim_wrapper.get('constructor') == TBGN_CONSTRUCTOR
+    if wrapper_type in TBGN_WRAPPER_TYPES or (wrapper_type is None and tbgn_constructor):
+        cfg.optim_wrapper.type = 'AmpOptimWrapper' if tbgn_constructor else 'AmpTBGNOptimWrapper'
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        if tbgn_constructor:  # it reads 'AmpOptimWrapper' as mmdet's --amp over TBGN
+            cfg.optim_wrapper.constructor = 'NoDecayOptimWrapperConstructor'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    if AMP_DTYPES[mode] is not None:
+        cfg.optim_wrapper.dtype = AMP_DTYPES[mode]
