@@ -158,6 +158,7 @@ def two_rank_results(tmp_path_factory):
     return [json.load(open(out / f'rank{r}.json')) for r in range(2)]
 
 
+@pytest.mark.integration
 def test_all_gather_with_grad_values_and_gradients(two_rank_results):
     xs = [torch.tensor(r['gather_x']) for r in two_rank_results]
     for rank, r in enumerate(two_rank_results):
@@ -166,6 +167,7 @@ def test_all_gather_with_grad_values_and_gradients(two_rank_results):
         torch.testing.assert_close(torch.tensor(r['gather_grad']), 6 * xs[rank])
 
 
+@pytest.mark.integration
 def test_two_ranks_draw_same_tasks_and_train(two_rank_results):
     full = two_rank_results[0]['full']
     assert full[0]['tasks'] == full[1]['tasks'] and len(full[0]['tasks']) == 24
@@ -190,6 +192,7 @@ def test_two_ranks_draw_same_tasks_and_train(two_rank_results):
     assert vals[-1]['cls/top1'] == pytest.approx(acc)
 
 
+@pytest.mark.integration
 def test_resume_continues_task_sequence_data_and_weights(two_rank_results):
     for r in two_rank_results:
         full, first, second = r['full'], r['first'], r['second']

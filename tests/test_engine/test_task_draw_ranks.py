@@ -24,6 +24,9 @@ def config(run_dir: Path, name: str) -> Path:
                                        batch_size=2))
 
 
+pytestmark = pytest.mark.integration
+
+
 @pytest.fixture(scope='module')
 def full_run(run_dir: Path) -> str:
     proc = train(run_dir, config(run_dir, 'full'), str(run_dir / 'w_full'), *DIFF_RANK_SEED,

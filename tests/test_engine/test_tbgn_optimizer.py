@@ -267,6 +267,7 @@ def _sharded_worker(rank: int, world: int, init_file: str, out_dir: str) -> None
         dist.destroy_process_group()
 
 
+@pytest.mark.integration
 def test_norm_over_two_gloo_ranks_matches_single_process(tmp_path):
     mp.spawn(_sharded_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2,
              join=True)
