@@ -107,3 +107,30 @@ def test_resume_checkpoint(tmp_path):
     assert resume_checkpoint(cfg) == str(tmp_path / 'iter_2.pth')
     cfg.load_from = 'other.pth'
     assert resume_checkpoint(cfg) == 'other.pth'
+
+
+def test_run_config_changes_only_the_named_overrides(tmp_path):
+    """``write_real_run_config`` (the integration tests' run configs): the shipped config with
+    the text model, Pretrained files (also of a swapped backbone), sizes and the stage-1 path
+    changed, nothing else."""
+    from uniperceiver_v2.testing.real_configs import SMALL_SWIN, write_real_run_config
+    shipped = load('large')
+    path = write_real_run_config(REPO_ROOT / 'configs' / REAL['large'], tmp_path / 'run.py',
+                                 text_model=str(tmp_path), max_iters=2, scale_factor=0.25,
+                                 backbone=SMALL_SWIN, eval_batch_size=4)
+    run = Config.fromfile(str(path))
+    assert 'Pretrained' not in repr(run.model.to_dict())
+    assert run.model.text_encoder.pretrained == str(tmp_path)
+    assert run.model.text_encoder.load_weights is False  # the folder holds no weights
+    assert run.model.image_encoder.proposal_checkpoint is None
+    assert run.model.image_encoder.proposal_network.backbone.embed_dims == 48
+    assert run.train_cfg.max_iters == run.train_cfg.val_interval == 2
+    for task, loader in run.train_dataloader.items():
+        assert loader.batch_size == 1
+        assert loader.num_workers == shipped.train_dataloader[task].num_workers
+    assert {loader.batch_size for loader in run.val_dataloader.values()} == {4}
+    det = [t for t in run.val_dataloader.coco_det.dataset.pipeline if t['type'] == 'Resize']
+    assert tuple(det[0]['scale']) == (333, 200)  # 1333x800 x 0.25
+    cls = [t for t in run.train_dataloader.in1k_cls.dataset.pipeline if 'scale' in t]
+    assert cls[0]['scale'] == 128  # 224 x 0.25, raised to the proposal network's minimum
+    assert run.model.decoder == shipped.model.decoder and run.model.tasks == shipped.model.tasks

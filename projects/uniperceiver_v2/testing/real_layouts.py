@@ -21,7 +21,8 @@ with the real file names, JSON keys and pickle fields, and the quirks of the rea
   ``annotations/...png`` with 0 = "other" and 1..150 the classes;
 - ``text_corpus/train.txt``: one sentence per line.
 
-Images are small noisy pictures with painted boxes (the objects of the annotations).  The same
+Images have the sizes of the real photos (640x480 and the like), smooth noise with painted boxes
+(the objects of the annotations).  The same
 ``seed`` always gives the same files.
 """
 import argparse
@@ -85,8 +86,10 @@ class _Painter:
         return text[0].upper() + text[1:] + '.'
 
     def size(self) -> Tuple[int, int]:
-        """(width, height): landscape, portrait or square, as photos are."""
-        return [(96, 72), (72, 96), (80, 80), (112, 64)][int(self.rng.integers(0, 4))]
+        """(width, height) of a photo of the real datasets: COCO's 640x480, 480x640, 640x427,
+        ImageNet's 500x375, ADE20K's 683x512."""
+        return [(640, 480), (480, 640), (640, 427), (500, 375), (683, 512)][
+            int(self.rng.integers(0, 5))]
 
     def boxes(self, width: int, height: int, num: int) -> List[List[float]]:
         out = []
@@ -100,8 +103,10 @@ class _Painter:
 
     def image(self, path: str, width: int, height: int, boxes: Sequence[Sequence[float]] = (),
               gray: bool = False) -> None:
-        pixels = self.rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-        img = Image.fromarray(pixels)
+        # low-frequency noise (a coarse random image scaled up): photo-like, small JPEGs
+        coarse = self.rng.integers(0, 256, size=(height // 32 + 1, width // 32 + 1, 3),
+                                   dtype=np.uint8)
+        img = Image.fromarray(coarse).resize((width, height), Image.BILINEAR)
         draw = ImageDraw.Draw(img)
         for x, y, w, h in boxes:
             colour = tuple(int(c) for c in self.rng.integers(0, 256, size=3))
