@@ -7,12 +7,17 @@ import time
 
 import pytest
 
+from uniperceiver_v2.engine import worker_lifetime
 from uniperceiver_v2.testing.entry_points import train_env
 
 CHILD = '''
-import os, sys, time
+import importlib.util, os, sys, time
 from torch.utils.data import DataLoader, Dataset
-from uniperceiver_v2.engine.worker_lifetime import WorkerDiesWithParent
+# the module alone (not the whole plugin): the child starts in seconds
+spec = importlib.util.spec_from_file_location('worker_lifetime', sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+WorkerDiesWithParent = module.WorkerDiesWithParent
 
 class Slow(Dataset):
     def __len__(self):
@@ -41,8 +46,8 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='prctl is Linux only')
 @pytest.mark.parametrize('mode', ['fix', 'plain'])
 def test_workers_end_with_a_killed_main_process(mode):
-    proc = subprocess.Popen([sys.executable, '-c', CHILD, mode], stdout=subprocess.PIPE,
-                            text=True, env=train_env())
+    proc = subprocess.Popen([sys.executable, '-c', CHILD, mode, worker_lifetime.__file__],
+                            stdout=subprocess.PIPE, text=True, env=train_env())
     pids = [int(p) for p in proc.stdout.readline().split()]
     assert len(pids) == 2
     time.sleep(1.0)  # both workers are inside a sample now
