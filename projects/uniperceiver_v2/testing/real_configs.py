@@ -128,8 +128,8 @@ def write_real_run_config(config: Union[str, Path], out_path: Union[str, Path],
             full replacement) together with ``neck.in_channels`` and
             ``global_tokens.in_channels``: keys ``backbone``, ``in_channels``.
         num_workers (int, optional): every loader's workers (None: as the config says).
-        eval_batch_size (int, optional): every val / test loader's batch size (None:
-            ``batch_size``).
+        eval_batch_size (int, optional): every val / test loader's batch size (None: as the
+            config says).
         extra (dict, optional): further ``merge_from_dict`` overrides.
 
     Returns:
@@ -158,8 +158,10 @@ def write_real_run_config(config: Union[str, Path], out_path: Union[str, Path],
     cfg.default_hooks.checkpoint.pop('save_best', None)
     for split in ('train', 'val', 'test'):
         for loader in _loaders(cfg, split).values():
-            loader.batch_size = (batch_size if split == 'train' or eval_batch_size is None
-                                 else eval_batch_size)
+            if split == 'train':
+                loader.batch_size = batch_size
+            elif eval_batch_size is not None:
+                loader.batch_size = eval_batch_size
             if num_workers is not None:
                 loader.num_workers = num_workers
                 loader.persistent_workers = num_workers > 0 and loader.get(
