@@ -24,6 +24,7 @@ def _evaluate(model, data, metric) -> dict:
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.integration
 def test_overfit_raises_class_agnostic_proposal_ap(tiny_cfg, synthetic_data):
     torch.manual_seed(0)
     split = 'val'
