@@ -129,8 +129,10 @@ def test_run_config_changes_only_the_named_overrides(tmp_path):
         assert loader.batch_size == 1
         assert loader.num_workers == shipped.train_dataloader[task].num_workers
     assert {loader.batch_size for loader in run.val_dataloader.values()} == {4}
-    det = [t for t in run.val_dataloader.coco_det.dataset.pipeline if t['type'] == 'Resize']
-    assert tuple(det[0]['scale']) == (333, 200)  # 1333x800 x 0.25
+    for split in ('val', 'test'):  # val and test share the dataset dict: shrunk once
+        det = [t for t in run[f'{split}_dataloader'].coco_det.dataset.pipeline
+               if t['type'] == 'Resize']
+        assert tuple(det[0]['scale']) == (333, 200)  # 1333x800 x 0.25
     cls = [t for t in run.train_dataloader.in1k_cls.dataset.pipeline if 'scale' in t]
     assert cls[0]['scale'] == 128  # 224 x 0.25, raised to the proposal network's minimum
     assert run.model.decoder == shipped.model.decoder and run.model.tasks == shipped.model.tasks

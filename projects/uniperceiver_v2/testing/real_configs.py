@@ -167,6 +167,8 @@ def write_real_run_config(config: Union[str, Path], out_path: Union[str, Path],
                 loader.persistent_workers = num_workers > 0 and loader.get(
                     'persistent_workers', False)
             if scale_factor != 1.0:
+                # val and test loaders may share one dataset dict: shrink each once
+                loader.dataset = copy.deepcopy(loader.dataset)
                 shrink_scales(loader.dataset, scale_factor)
     if extra:
         cfg.merge_from_dict(extra)
