@@ -5,7 +5,12 @@
 - :mod:`.synthetic_inputs`: a synthetic batch of any task's kind;
 - :mod:`.train_record_hook`: ``TrainRecordHook`` (registered on import of this module), which
   records every training iteration of a real run, and small run configs that use it;
-- :mod:`.fixtures`: pytest fixtures with a tiny generated synthetic dataset.
+- :mod:`.fixtures`: pytest fixtures with a tiny generated synthetic dataset;
+- :mod:`.detection`: tiny detection batches and the tiny proposal-network config;
+- :mod:`.entry_points`: running ``tools/train.py`` / ``tools/dist_train.sh`` from tests;
+- :mod:`.real_layouts`, :mod:`.real_configs`: a mock of the real datasets' file layouts and run
+  configs of the shipped real configs on it;
+- :mod:`.step_memory_hook`: seconds and peak host memory of every step.
 """
 from .offline_build import build_model, load_config, make_text_stub, stub_text_encoders
 from .synthetic_inputs import resolve_device, synthetic_batch, task_kind
