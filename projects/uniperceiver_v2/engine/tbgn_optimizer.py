@@ -166,8 +166,9 @@ class TBGN(Optimizer):
     * Written with ``torch._foreach_*`` ops: any device, any floating dtype.
     * Learning rate: because the moments decay through the other tasks' steps, a parameter only
       task k reaches travels about 1/s_k times further than under AdamW at the same ``lr``; with
-      several tasks use a smaller ``lr`` than AdamW's (0.3x was best on the embedded data,
-      ``docs/tbgn.md``; ``tools/analysis/tbgn_step_size.py`` measures the ratio).
+      several tasks use a smaller ``lr`` than AdamW's (0.3x was best on the embedded data;
+      ``experiments/tbgn_step_size/`` measures the ratio).  Under MMEngine the loop hands over
+      the sampling shares of ``train_cfg.tasks``; ``sampling_probs`` must then agree with them.
 
     Example::
 
