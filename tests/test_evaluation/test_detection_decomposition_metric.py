@@ -6,12 +6,19 @@ import numpy as np
 import pytest
 import torch
 from mmdet.registry import METRICS
+from mmengine.registry import init_default_scope
 
 import uniperceiver_v2  # noqa: F401  (registers the metric)
 from uniperceiver_v2.evaluation.detection_decomposition_metric import (one_per_box,
                                                                         oracle_labels)
 
 CLASSES = ('cat', 'dog')
+
+
+@pytest.fixture(autouse=True)
+def _mmdet_scope() -> None:
+    """Build by mmdet's registry whatever scope an earlier test left."""
+    init_default_scope('mmdet')
 
 
 def rect(box, h=100, w=100):
