@@ -367,7 +367,7 @@ def write_run_config(cfg, base: str, path: str) -> None:
 
 def run_command(cmd: List[str], cwd: str, env: Dict[str, str], log_path: str,
                 timeout: Optional[float] = None) -> None:
-    """Run ``cmd`` in a session of its own, output into ``log_path``; raise if it fails or is
+    """Run ``cmd`` in a process group of its own, output into ``log_path``; raise if it fails or is
     still running after ``timeout`` seconds (then its whole process group - launcher, ranks,
     data workers - is killed)."""
     with open(log_path, 'w') as log:

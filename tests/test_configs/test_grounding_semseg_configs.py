@@ -16,12 +16,12 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.fixture(scope='module')
 def data_root(synthetic_data, tmp_path_factory) -> str:
-    """The session's tiny scenes plus their referring expressions and label maps."""
+    """The run's tiny scenes plus their referring expressions and label maps."""
     root = tmp_path_factory.mktemp('synthetic_gs_cfg')
     for name in os.listdir(synthetic_data['data_root']):
         os.symlink(osp.join(synthetic_data['data_root'], name), root / name)
     with open(osp.join(root, 'meta', 'generation.json')) as f:
-        args = json.load(f)  # the session copy's sizes
+        args = json.load(f)  # the shared copy's sizes
     generate_grounding_and_semseg(str(root), **{k: args[k] for k in (
         'num_train', 'num_val', 'num_test', 'image_size', 'seed')})
     return str(root)

@@ -3,7 +3,7 @@
 ``tools/dist_train.sh`` (torchrun, 2 gloo processes on this CPU machine) with unmixed and mixed
 sampling, a 2-rank checkpoint resumed in one process, exact resume after ``kill -9``, and SIGTERM
 preemption.  Every run is the shipped config (``configs/upv2_mobilenetv2_1xcpu-770it_synthetic.py`` or its mixed
-ablation) with CI-sized overrides only: the session's tiny synthetic copy (12 images of 64 px), small
+ablation) with CI-sized overrides only: the run's tiny synthetic copy (12 images of 64 px), small
 batches, no validation, and :class:`TrainRecordHook` recording each rank's tasks, losses and final
 parameters.
 """

@@ -1,7 +1,7 @@
 """StepMemoryHook (uniperceiver_v2.testing.step_memory_hook): one JSON line per training
 iteration with its task, seconds and peak RSS, one per validation / test pass.
 
-The hook runs in a fresh interpreter: inside the test session the allocator may serve the array
+The hook runs in a fresh interpreter: inside a long pytest run the allocator may serve the array
 from memory an earlier test left resident, and the peak would not move."""
 import json
 import subprocess

@@ -19,13 +19,13 @@ from .entry_points import STAGE1, STAGE1_SMALL, train
 
 apply_compat()
 
-#: Size of the tiny synthetic copy shared by the whole test session.
+#: Size of the tiny synthetic copy shared by every test of one pytest run.
 SYNTHETIC_TEST_SIZES = dict(num_train=12, num_val=6, num_test=6, image_size=64, seed=0)
 
 
 @pytest.fixture(scope='session')
 def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A tiny synthetic multi-task dataset (12/6/6 images of 64 px), generated once per session.
+    """A tiny synthetic multi-task dataset (12/6/6 images of 64 px), generated once per pytest run.
 
     Returns:
         dict: The paths returned by :func:`generate_synthetic_scenes` (``data_root``,
@@ -48,7 +48,7 @@ def synthetic_cwd(synthetic_data: dict, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope='module')
 def run_dir(synthetic_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder whose ``data/synthetic`` is the session's tiny synthetic copy (the configs'
+    """A folder whose ``data/synthetic`` is the run's tiny synthetic copy (the configs'
     path), one per test module."""
     d = tmp_path_factory.mktemp('train_entry')
     (d / 'data').mkdir()

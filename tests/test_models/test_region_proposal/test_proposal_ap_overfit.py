@@ -1,6 +1,6 @@
 """Overfitting a few synthetic images: class-agnostic proposal AP (mmdet CocoMetric) must rise.
 
-Uses the session's tiny synthetic COCO data (tests/conftest.py), the registered
+Uses the run's tiny synthetic COCO data (``synthetic_data`` fixture), the registered
 ``ClassAgnosticCocoDataset`` / ``ClassAgnosticCocoMetric`` and the tiny proposal network.
 """
 import os.path as osp
